@@ -4,9 +4,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { crc24 } from "./crc24.ts";
  * // Header of a self-contained 5-byte CRC frame: its CRC24 is stored as `19 99 9a`.
- * console.assert(crc24(new Uint8Array([0x05, 0x00, 0x02]), 0, 3) === 0x9a9919);
+ * assert(crc24(new Uint8Array([0x05, 0x00, 0x02]), 0, 3) === 0x9a9919);
  * ```
  *
  * @module

@@ -7,8 +7,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { seededCrc32 } from "./crc32.ts";
- * console.assert(seededCrc32(new TextEncoder().encode("hello")) === 0xb60e8074);
+ * assert(seededCrc32(new TextEncoder().encode("hello")) === 0xb60e8074);
  * ```
  *
  * @module

@@ -13,15 +13,16 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameDecoder } from "./frame_decoder.ts";
  * import { encodeCrcFrame } from "./frame_encoder.ts";
  * const frame = encodeCrcFrame(new TextEncoder().encode("hello"), true);
  * const decoder = new FrameDecoder("crc");
  * decoder.push(frame.subarray(0, 4));
- * console.assert(decoder.next() === undefined); // needs more bytes
+ * assert(decoder.next() === undefined); // needs more bytes
  * decoder.push(frame.subarray(4));
  * const event = decoder.next();
- * console.assert(event?.kind === "frame" && event.payload.length === 5);
+ * assert(event?.kind === "frame" && event.payload.length === 5);
  * ```
  *
  * @module

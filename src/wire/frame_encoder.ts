@@ -7,10 +7,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeCrcFrame } from "./frame_encoder.ts";
  * const frame = encodeCrcFrame(new TextEncoder().encode("hello"), true);
  * // 05 00 02 19 99 9a 68 65 6c 6c 6f 74 80 0e b6
- * console.assert(frame.length === 15 && frame[3] === 0x19 && frame[14] === 0xb6);
+ * assert(frame.length === 15 && frame[3] === 0x19 && frame[14] === 0xb6);
  * ```
  *
  * @module

@@ -11,11 +11,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeUnsignedVint, getUnsignedVint, unsignedVintSize } from "./vint.ts";
  * const buf = new Uint8Array(3);
  * const end = writeUnsignedVint(buf, 0, 16384);
- * console.assert(end === 3 && unsignedVintSize(16384) === 3);
- * console.assert(getUnsignedVint(buf, 0) === 16384);
+ * assert(end === 3 && unsignedVintSize(16384) === 3);
+ * assert(getUnsignedVint(buf, 0) === 16384);
  * ```
  *
  * @module
