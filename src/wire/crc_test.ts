@@ -49,3 +49,17 @@ Deno.test("crc24() table form equals the bitwise reference", () => {
     }),
   );
 });
+
+Deno.test("crc32() agrees with the crc-32 package on frame-sized and larger inputs", () => {
+  const data = new Uint8Array(1 << 20);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < data.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    data[i] = x & 0xff;
+  }
+  for (const size of [65535, 65536, 131071, 1 << 20]) {
+    equal(crc32(data.subarray(0, size)), crc32Fallback(data.subarray(0, size), 0), `${size} bytes`);
+  }
+});
