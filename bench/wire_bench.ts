@@ -233,7 +233,11 @@ async function record() {
 async function cpuModel(): Promise<string> {
   try {
     const info = await Deno.readTextFile("/proc/cpuinfo");
-    return info.match(/model name\s*:\s*(.+)/)?.[1]?.trim() ?? "unknown CPU";
+    const field = (name: string) => info.match(new RegExp(`${name}\\s*:\\s*(.+)`))?.[1]?.trim();
+    return field("model name") ??
+      `${field("vendor_id") ?? "unknown CPU"} family ${field("cpu family")} model ${
+        field("model")
+      }`;
   } catch {
     return "unknown CPU";
   }
