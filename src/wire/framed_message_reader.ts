@@ -77,6 +77,7 @@ export class FramedMessageReader implements MessageReader {
 
   /** Hands over the next chunk; only after {@link next} returned `undefined`. */
   push(chunk: Uint8Array): void {
+    if (this.#failed) return; // a failed stream drops whatever else arrives
     this.#frames.push(chunk);
   }
 

@@ -68,6 +68,7 @@ export class LegacyMessageReader implements MessageReader {
 
   /** Hands over the next chunk; only after {@link next} returned `undefined`. */
   push(chunk: Uint8Array): void {
+    if (this.#failed) return; // a failed stream drops whatever else arrives
     if (this.#pos < this.#chunk.length) {
       throw new Error("LegacyMessageReader.push() called before the previous chunk was consumed");
     }
@@ -101,6 +102,7 @@ export class LegacyMessageReader implements MessageReader {
       if (!(error instanceof WireError)) throw error;
       this.#failed = true;
       this.#stage = undefined;
+      this.#pos = this.#chunk.length; // a failed stream drops whatever else arrives
       return { kind: "fatal", error };
     }
   }

@@ -245,3 +245,93 @@ Deno.test("LegacyMessageReader skips oversized and discarded messages, fails on 
   deepEqual(bad.kinds, ["fatal"]);
   equal(garbage.failed, true);
 });
+
+Deno.test("every single-bit flip of a framed stream delivers only unaltered messages", () => {
+  const originals = [blob(1, 40), blob(2, 70_000), blob(3, 25)];
+  const encoded = new Map(originals.map((m) => [m.id, encodeMessage(m, 12)]));
+  const stream = frameStream("crc", originals);
+  // Every bit of the small frames; a sample of the large message's bits (it is 70 KB).
+  const bits: number[] = [];
+  for (
+    let bit = 0;
+    bit < stream.length * 8;
+    bit += bit < 600 || bit > stream.length * 8 - 600 ? 1 : 97
+  ) {
+    bits.push(bit);
+  }
+  for (const bit of bits) {
+    const damaged = stream.slice();
+    damaged[bit >>> 3]! ^= 1 << (bit & 7);
+    const reader = new FramedMessageReader("crc", { version: 12, maxMessageSizeBytes: 1 << 20 });
+    reader.push(damaged);
+    for (let event = reader.next(); event !== undefined; event = reader.next()) {
+      if (event.kind !== "message") continue;
+      const bytes = event.buf.subarray(event.offset, event.end);
+      const original = encoded.get(event.header.id);
+      ok(original !== undefined, `bit ${bit}: a message with an altered id was delivered`);
+      deepEqual(bytes, original, `bit ${bit}: altered message bytes delivered as valid`);
+    }
+  }
+});
+
+Deno.test("readers turn random garbage into events, never into exceptions", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 400 }),
+      fc.constantFrom("crc", "lz4", "unprotected", "legacy"),
+      (garbage, kind) => {
+        const reader: MessageReader = kind === "legacy"
+          ? new LegacyMessageReader({ version: 11, maxMessageSizeBytes: 1 << 16 })
+          : new FramedMessageReader(kind as FramingKind, {
+            version: 12,
+            maxMessageSizeBytes: 1 << 16,
+          });
+        for (const chunk of splitAt(garbage, [garbage.length >> 1])) {
+          reader.push(chunk);
+          while (reader.next() !== undefined) { /* drain */ }
+        }
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
+
+Deno.test("readers survive valid frames carrying garbage messages", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 1, maxLength: 300 }),
+      fc.boolean(),
+      (junk, selfContained) => {
+        const reader = new FramedMessageReader("crc", {
+          version: 12,
+          maxMessageSizeBytes: 1 << 16,
+        });
+        reader.push(encodeFrame(crcFrameEncoder, junk, selfContained));
+        const kinds: string[] = [];
+        for (let event = reader.next(); event !== undefined; event = reader.next()) {
+          kinds.push(event.kind);
+          if (event.kind === "message") {
+            try {
+              decodeMessage(event.buf, event.offset, event.end, 12, {
+                verbs: testVerbs,
+                nowMs: NOW,
+              });
+            } catch (error) {
+              ok(
+                error instanceof Error && /Error$/.test(error.name) && error.name !== "Error" &&
+                  error.name !== "RangeError" && error.name !== "TypeError",
+                `unexpected ${error}`,
+              );
+            }
+          }
+        }
+        ok(
+          kinds.every((k) =>
+            ["message", "malformed", "oversized", "fatal", "large-begin"].includes(k)
+          ),
+        );
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
