@@ -17,8 +17,8 @@ import { FramedMessageReader } from "../src/wire/framed_message_reader.ts";
 import type { Message } from "../src/wire/message.ts";
 import { decodeScannedMessage, writeMessage } from "../src/wire/message_codec.ts";
 import { MessageHeader, scanMessageHeader } from "../src/wire/message_header.ts";
-import type { PayloadSerializer } from "../src/wire/payload_serializer.ts";
-import type { Verb, VerbLookup } from "../src/wire/verb.ts";
+import { rawBytesSerializer } from "../src/wire/payload_serializers.ts";
+import { createVerbRegistry } from "../src/wire/verbs.ts";
 import { getUnsignedVint, vintLengthAt, writeUnsignedVint } from "../src/wire/vint.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -129,20 +129,9 @@ frameBench("LZ4, 64 KiB compressible", lz4FrameEncoder, randomBytes(65536, true)
 frameBench("LZ4, 64 KiB incompressible (stored raw)", lz4FrameEncoder, randomBytes(65536, false));
 
 // --- messages ------------------------------------------------------------------------------
-const bytesSerializer: PayloadSerializer<Uint8Array> = {
-  serializedSize: (value) => value.length,
-  write: (value, out) => out.writeBytes(value),
-  read: (input) => input.readBytes(input.remaining),
-};
-const BLOB: Verb<Uint8Array> = {
-  name: "BENCH_BLOB",
-  id: 16383,
-  priority: 1,
-  timeoutMs: 2000,
-  responseVerbId: undefined,
-  serializer: bytesSerializer,
-};
-const verbs: VerbLookup = { byId: (id) => (id === BLOB.id ? BLOB as Verb : undefined) };
+// A custom verb carrying raw bytes, registered as an embedding application would.
+const verbs = createVerbRegistry();
+const BLOB = verbs.registerCustom("BENCH_BLOB", 1, 2000, rawBytesSerializer);
 const NOW = 1_764_000_000_000;
 
 function messageBench(payloadSize: number, perFrame: number) {
