@@ -1,0 +1,675 @@
+/**
+ * The messaging service (PROTOCOL.md §6–§9): handlers per verb, `send`, `sendWithCallback`,
+ * three outbound links per peer, inbound connections with receive limits, bounded stages, and
+ * the `internode_inbound` / `internode_outbound` metrics.
+ *
+ * Messages to the local node skip serialization and the network: they go straight to the
+ * handler (or the waiting callback). Requests sent with a callback carry
+ * `CALL_BACK_ON_FAILURE`, so a peer that cannot handle one answers `FAILURE_RSP` at once and the
+ * caller's promise fails well before the timeout.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ManualClock, SystemClock } from "../clock.ts";
+ * import { MessagingService } from "./messaging_service.ts";
+ * import { MemoryNetwork } from "./memory_transport.ts";
+ * import { createVerbRegistry, ECHO_REQ, ECHO_RSP } from "../wire/verbs.ts";
+ * const clock = new SystemClock();
+ * const network = new MemoryNetwork({ clock });
+ * const a = new MessagingService({
+ *   localAddress: { host: "10.0.0.1", port: 7000 }, transport: network.transport("10.0.0.1"),
+ *   clock, verbs: createVerbRegistry(),
+ * });
+ * const b = new MessagingService({
+ *   localAddress: { host: "10.0.0.2", port: 7000 }, transport: network.transport("10.0.0.2"),
+ *   clock, verbs: createVerbRegistry(),
+ * });
+ * await a.start();
+ * await b.start();
+ * b.registerHandler(ECHO_REQ, (request, from) => b.respond(request, from, undefined));
+ * const response = await a.sendWithCallback(a.createMessage(ECHO_REQ, undefined), b.localAddress);
+ * assert.equal(response.verb, ECHO_RSP);
+ * await a.close();
+ * await b.close();
+ * ```
+ *
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import type { FramingKind } from "../wire/frame_encoder.ts";
+import { formatInetAddress, type InetAddressAndPort } from "../wire/inet_address.ts";
+import { type Message, MessageFlag, type MessageParams } from "../wire/message.ts";
+import { messageSerializedSize } from "../wire/message_codec.ts";
+import { RequestFailureReason } from "../wire/payload_serializers.ts";
+import type { Verb } from "../wire/verb.ts";
+import { FAILURE_RSP, type VerbRegistry } from "../wire/verbs.ts";
+import { RequestFailedError, SendFailedError, ServiceClosedError } from "./errors.ts";
+import { acceptHandshake } from "./handshake_acceptor.ts";
+import { initiateHandshake } from "./handshake_initiator.ts";
+import { failureReasonOf, InboundLink } from "./inbound_link.ts";
+import {
+  InboundMetrics,
+  type InboundRow,
+  OutboundMetrics,
+  type OutboundRow,
+} from "./link_metrics.ts";
+import { type MessagingConfig, resolveMessagingConfig } from "./messaging_config.ts";
+import { type EstablishedConnection, type LinkType, OutboundLink } from "./outbound_link.ts";
+import { CapacitySignal, ReceiveCapacity } from "./receive_capacity.ts";
+import { RequestCallbacks } from "./request_callbacks.ts";
+import { EndpointAndGlobalReserve, ResourceLimit } from "./resource_limit.ts";
+import { Stage, type StageName } from "./stage.ts";
+import type { Listener, Transport } from "./transport.ts";
+import { defaultStageOf, STAGE_CONCURRENCY } from "./verb_stages.ts";
+
+/** Handles one verb's requests. Throwing (or rejecting) answers FAILURE_RSP when asked. */
+export type VerbHandler<T> = (
+  message: Message<T>,
+  from: InetAddressAndPort,
+) => void | Promise<void>;
+
+/** Options of a {@link MessagingService}. */
+export interface MessagingServiceOptions {
+  /** Our internode address: where we listen, and how peers know us. */
+  readonly localAddress: InetAddressAndPort;
+  /** TCP, or the in-memory network. */
+  readonly transport: Transport;
+  /** Injected time. */
+  readonly clock: Clock;
+  /** Verbs this node speaks. */
+  readonly verbs: VerbRegistry;
+  /** Overrides of the defaults. */
+  readonly config?: Partial<MessagingConfig>;
+  /** Our datacenter, for `internode_compression: dc`. */
+  readonly datacenter?: string;
+  /** A peer's datacenter, when known (from gossip), for `internode_compression: dc`. */
+  readonly datacenterOf?: (peer: InetAddressAndPort) => string | undefined;
+  /** Receives errors nothing else can report (a handler that threw with no one to answer). */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** Options for building a message. */
+export interface MessageOptions {
+  /** Flag bits. */
+  readonly flags?: number;
+  /** Params. */
+  readonly params?: MessageParams;
+  /** Expiry; default: now + the verb's timeout. */
+  readonly expiresAtMs?: number;
+}
+
+interface PeerOutbound {
+  readonly links: Record<LinkType, OutboundLink>;
+  readonly metrics: Record<LinkType, OutboundMetrics>;
+}
+
+interface PeerInbound {
+  readonly metrics: InboundMetrics;
+  readonly reserve: EndpointAndGlobalReserve;
+  readonly links: Set<InboundLink>;
+}
+
+const LINK_TYPES: readonly LinkType[] = ["urgent", "small", "large"];
+const MAX_MESSAGE_ID = 0x7fff_ffff;
+
+/** Sends and receives messages for one node. */
+export class MessagingService {
+  /** Our internode address (with the real port once started). */
+  localAddress: InetAddressAndPort;
+  /** The resolved configuration. */
+  readonly config: MessagingConfig;
+  readonly #options: MessagingServiceOptions;
+  readonly #clock: Clock;
+  readonly #verbs: VerbRegistry;
+  readonly #callbacks: RequestCallbacks;
+  readonly #handlers = new Map<number, { handler: VerbHandler<unknown>; stage: Stage }>();
+  readonly #stages = new Map<StageName, Stage>();
+  readonly #outbound = new Map<string, PeerOutbound>();
+  readonly #inbound = new Map<string, PeerInbound>();
+  readonly #peerVersions = new Map<string, number>();
+  readonly #responseVerbIds: Set<number>;
+  readonly #sendGlobal: ResourceLimit;
+  readonly #receiveGlobal: ResourceLimit;
+  readonly #capacitySignal = new CapacitySignal();
+  #listener: Listener | undefined;
+  #acceptLoop: Promise<void> | undefined;
+  #nextId = 1;
+  #localKey: string;
+  #closed = false;
+
+  constructor(options: MessagingServiceOptions) {
+    this.#options = options;
+    this.config = resolveMessagingConfig(options.config);
+    this.#clock = options.clock;
+    this.#verbs = options.verbs;
+    this.localAddress = options.localAddress;
+    this.#localKey = formatInetAddress(options.localAddress);
+    this.#callbacks = new RequestCallbacks(options.clock);
+    this.#sendGlobal = new ResourceLimit(this.config.sendQueueReserveGlobalCapacityBytes);
+    this.#receiveGlobal = new ResourceLimit(this.config.receiveQueueReserveGlobalCapacityBytes);
+    this.#responseVerbIds = new Set([FAILURE_RSP.id]);
+    for (const verb of options.verbs.all()) {
+      if (verb.responseVerbId !== undefined) this.#responseVerbIds.add(verb.responseVerbId);
+    }
+  }
+
+  /** Starts listening on {@link localAddress}. */
+  async start(): Promise<void> {
+    if (this.#listener !== undefined) return;
+    this.#listener = await this.#options.transport.listen(this.localAddress);
+    this.localAddress = this.#listener.address;
+    this.#localKey = formatInetAddress(this.localAddress);
+    this.#acceptLoop = this.#accept(this.#listener);
+  }
+
+  /**
+   * Stops: no new connections or messages; queued outbound messages are drained (written, or
+   * failed once they expire); handlers in flight finish; waiting callbacks fail.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listener?.close();
+    await this.#acceptLoop;
+    await Promise.all(
+      [...this.#outbound.values()].flatMap((peer) =>
+        LINK_TYPES.map((t) => peer.links[t].close(true))
+      ),
+    );
+    for (const peer of this.#inbound.values()) for (const link of peer.links) link.close();
+    await Promise.all([...this.#stages.values()].map((stage) => stage.close()));
+    this.#callbacks.close();
+  }
+
+  /** Closes; for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Registers the handler of `verb`, on its default stage unless `stage` is given. */
+  registerHandler<T>(verb: Verb<T>, handler: VerbHandler<T>, stage?: StageName): void {
+    if (this.#verbs.byId(verb.id) !== verb) {
+      throw new Error(
+        `Cannot register a handler for ${verb.name}: it is not in this node's registry`,
+      );
+    }
+    this.#handlers.set(verb.id, {
+      handler: handler as VerbHandler<unknown>,
+      stage: this.#stage(stage ?? defaultStageOf(verb.name)),
+    });
+  }
+
+  #stage(name: StageName): Stage {
+    let stage = this.#stages.get(name);
+    if (stage === undefined) {
+      stage = new Stage(name, {
+        capacityMessages: this.config.stageQueueCapacityMessages,
+        concurrency: STAGE_CONCURRENCY[name],
+        onError: (error) => this.#reportError(error),
+      });
+      this.#stages.set(name, stage);
+    }
+    return stage;
+  }
+
+  /** A new request of `verb`, created now, expiring after the verb's timeout. */
+  createMessage<T>(verb: Verb<T>, payload: T, options: MessageOptions = {}): Message<T> {
+    const nowMs = this.#clock.nowMs();
+    const id = this.#nextId;
+    this.#nextId = id >= MAX_MESSAGE_ID ? 1 : id + 1;
+    return {
+      id,
+      verb,
+      createdAtMs: nowMs,
+      expiresAtMs: options.expiresAtMs ??
+        nowMs + (verb.timeoutMs ?? this.config.applicationTimeoutMs),
+      flags: options.flags ?? 0,
+      params: options.params,
+      payload,
+    };
+  }
+
+  /** Sends `message` to `peer` without waiting for an answer. */
+  send(message: Message, peer: InetAddressAndPort): void {
+    if (this.#closed) {
+      this.#dropped(
+        message,
+        peer,
+        new ServiceClosedError(`Cannot send ${message.verb.name}: messaging closed`),
+      );
+      return;
+    }
+    const peerKey = formatInetAddress(peer);
+    if (peerKey === this.#localKey) {
+      this.#deliver(message, this.localAddress, 0, noop);
+      return;
+    }
+    let sizeBytes: number;
+    try {
+      sizeBytes = messageSerializedSize(message, this.config.maxVersion, {
+        from: this.localAddress,
+      });
+    } catch (cause) {
+      this.#dropped(
+        message,
+        peer,
+        new SendFailedError(`Cannot serialize ${message.verb.name}`, { cause }),
+      );
+      return;
+    }
+    if (sizeBytes > this.config.maxMessageSizeBytes) {
+      const outbound = this.#peerOutbound(peer, peerKey);
+      outbound.metrics.large.errorCount++;
+      outbound.metrics.large.errorBytes += sizeBytes;
+      this.#dropped(
+        message,
+        peer,
+        new SendFailedError(
+          `Cannot send ${message.verb.name}: ${sizeBytes} bytes exceed the maximum message size of ${this.config.maxMessageSizeBytes}`,
+        ),
+      );
+      return;
+    }
+    const type: LinkType = sizeBytes > this.config.largeMessageThresholdBytes
+      ? "large"
+      : message.verb.priority === 0
+      ? "urgent"
+      : "small";
+    this.#peerOutbound(peer, peerKey).links[type].enqueue(message, sizeBytes);
+  }
+
+  /**
+   * Sends a request and resolves with its response.
+   * @throws {RequestFailedError} at once when the peer answers FAILURE_RSP
+   * @throws {RequestTimeoutError} when no answer comes before the request expires
+   * @throws {OverloadedError} / {MessageExpiredError} / {SendFailedError} when it was never sent
+   */
+  sendWithCallback<Rsp = unknown>(
+    message: Message,
+    peer: InetAddressAndPort,
+  ): Promise<Message<Rsp>> {
+    const request: Message = message.flags & MessageFlag.CALL_BACK_ON_FAILURE
+      ? message
+      : { ...message, flags: message.flags | MessageFlag.CALL_BACK_ON_FAILURE };
+    return new Promise<Message<Rsp>>((resolve, reject) => {
+      this.#callbacks.add(request.id, formatInetAddress(peer), request.expiresAtMs, {
+        onResponse: (response) => resolve(response as Message<Rsp>),
+        onFailure: reject,
+      });
+      this.send(request, peer);
+    });
+  }
+
+  /** Answers `request` (from `to`) with `payload`, on the request verb's response verb. */
+  respond<T>(request: Message, to: InetAddressAndPort, payload: T): void {
+    const responseVerbId = request.verb.responseVerbId;
+    const verb = responseVerbId === undefined ? undefined : this.#verbs.byId(responseVerbId);
+    if (verb === undefined) {
+      throw new Error(`Cannot respond to ${request.verb.name}: it has no response verb`);
+    }
+    this.send(this.#response(request, verb, payload), request.params?.respondTo ?? to);
+  }
+
+  /** Answers `request` with FAILURE_RSP(`reason`). */
+  respondWithFailure(request: Message, to: InetAddressAndPort, reason: RequestFailureReason): void {
+    this.send(this.#response(request, FAILURE_RSP, reason), request.params?.respondTo ?? to);
+  }
+
+  #response<T>(request: Message, verb: Verb<T>, payload: T): Message<T> {
+    return {
+      id: request.id,
+      verb,
+      createdAtMs: this.#clock.nowMs(),
+      expiresAtMs: request.expiresAtMs,
+      flags: 0,
+      params: undefined,
+      payload,
+    };
+  }
+
+  /**
+   * Records `peer`'s messaging version (gossip's NET_VERSION); when it changed, its links
+   * reconnect at the new version.
+   */
+  setPeerMessagingVersion(peer: InetAddressAndPort, version: number): void {
+    const peerKey = formatInetAddress(peer);
+    const known = this.#peerVersions.get(peerKey);
+    this.#peerVersions.set(peerKey, version);
+    if (known === undefined || known === version) return;
+    const outbound = this.#outbound.get(peerKey);
+    if (outbound !== undefined) { for (const type of LINK_TYPES) outbound.links[type].reconnect(); }
+  }
+
+  /** The version last learned for `peer` (handshakes and gossip), if any. */
+  peerMessagingVersion(peer: InetAddressAndPort): number | undefined {
+    return this.#peerVersions.get(formatInetAddress(peer));
+  }
+
+  /** Negotiated version of each established outbound link to `peer`. */
+  connectedVersions(peer: InetAddressAndPort): Partial<Record<LinkType, number>> {
+    const outbound = this.#outbound.get(formatInetAddress(peer));
+    const versions: Partial<Record<LinkType, number>> = {};
+    if (outbound === undefined) return versions;
+    for (const type of LINK_TYPES) {
+      const version = outbound.links[type].version;
+      if (version !== undefined) versions[type] = version;
+    }
+    return versions;
+  }
+
+  /** `internode_inbound`: one row per peer that has connected to us. */
+  inboundMetrics(): Map<string, InboundRow> {
+    const rows = new Map<string, InboundRow>();
+    for (const [peerKey, peer] of this.#inbound) rows.set(peerKey, peer.metrics.toRow());
+    return rows;
+  }
+
+  /** `internode_outbound`: one row per peer we have sent to, summed over its three links. */
+  outboundMetrics(): Map<string, OutboundRow> {
+    const rows = new Map<string, OutboundRow>();
+    for (const [peerKey, peer] of this.#outbound) {
+      const sum = new OutboundMetrics();
+      for (const type of LINK_TYPES) sum.add(peer.metrics[type]);
+      rows.set(peerKey, sum.toRow());
+    }
+    return rows;
+  }
+
+  /** Requests waiting for a response. */
+  get pendingCallbacks(): number {
+    return this.#callbacks.size;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Outbound
+
+  #peerOutbound(peer: InetAddressAndPort, peerKey: string): PeerOutbound {
+    let outbound = this.#outbound.get(peerKey);
+    if (outbound !== undefined) return outbound;
+    const reserve = new EndpointAndGlobalReserve(
+      new ResourceLimit(this.config.sendQueueReserveEndpointCapacityBytes),
+      this.#sendGlobal,
+    );
+    const metrics = {
+      urgent: new OutboundMetrics(),
+      small: new OutboundMetrics(),
+      large: new OutboundMetrics(),
+    };
+    const link = (type: LinkType) =>
+      new OutboundLink({
+        peer,
+        type,
+        localAddress: this.localAddress,
+        clock: this.#clock,
+        config: this.config,
+        reserve,
+        metrics: metrics[type],
+        hooks: {
+          connect: (linkType) => this.#connect(peer, peerKey, linkType),
+          onDropped: (message, error) => this.#dropped(message, peer, error),
+        },
+      });
+    outbound = {
+      links: { urgent: link("urgent"), small: link("small"), large: link("large") },
+      metrics,
+    };
+    this.#outbound.set(peerKey, outbound);
+    return outbound;
+  }
+
+  #framingFor(peer: InetAddressAndPort): FramingKind {
+    const compression = this.config.internodeCompression;
+    if (compression === "all") return "lz4";
+    if (compression === "dc") {
+      const theirs = this.#options.datacenterOf?.(peer);
+      if (theirs !== undefined && theirs !== this.#options.datacenter) return "lz4";
+    }
+    return this.config.unprotectedFraming ? "unprotected" : "crc";
+  }
+
+  /** Connects one link: transport, then the initiator handshake, retrying at a lower version. */
+  async #connect(
+    peer: InetAddressAndPort,
+    peerKey: string,
+    type: LinkType,
+  ): Promise<EstablishedConnection> {
+    const framing = this.#framingFor(peer);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const requestVersion = Math.min(
+        this.config.maxVersion,
+        this.#peerVersions.get(peerKey) ?? this.config.maxVersion,
+      );
+      const connection = await this.#options.transport.connect(peer, {
+        timeoutMs: this.config.tcpConnectTimeoutMs,
+      });
+      let outcome;
+      try {
+        outcome = await initiateHandshake({
+          connection,
+          type,
+          framing,
+          requestVersion,
+          minVersion: this.config.minVersion,
+          maxVersion: this.config.maxVersion,
+          from: this.localAddress,
+          clock: this.#clock,
+          timeoutMs: this.config.handshakeTimeoutMs,
+        });
+      } catch (error) {
+        connection.close();
+        throw error;
+      }
+      if (outcome.kind === "success") {
+        return { connection, version: outcome.version, framing };
+      }
+      connection.close();
+      if (outcome.kind === "incompatible") throw outcome.error;
+      // Retry at once at the version the peer told us.
+      this.#peerVersions.set(peerKey, outcome.peerVersion);
+    }
+    throw new SendFailedError(
+      `Cannot connect to ${peerKey}: the version negotiation did not settle`,
+    );
+  }
+
+  /** A message will not be sent: fail its callback, if it has one. */
+  #dropped(message: Message, peer: InetAddressAndPort, error: Error): void {
+    this.#callbacks.take(message.id, formatInetAddress(peer))?.onFailure(error);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Inbound
+
+  async #accept(listener: Listener): Promise<void> {
+    for (;;) {
+      const connection = await listener.accept();
+      if (connection === null) return;
+      if (this.#closed) {
+        connection.close();
+        continue;
+      }
+      this.#serveInbound(connection);
+    }
+  }
+
+  async #serveInbound(connection: import("./transport.ts").Connection): Promise<void> {
+    let accepted;
+    try {
+      accepted = await acceptHandshake({
+        connection,
+        minVersion: this.config.minVersion,
+        maxVersion: this.config.maxVersion,
+        localAddress: this.localAddress,
+        clock: this.#clock,
+        timeoutMs: this.config.handshakeTimeoutMs,
+      });
+    } catch (error) {
+      connection.close();
+      this.#reportError(error);
+      return;
+    }
+    if (accepted.streaming || this.#closed) {
+      // Streaming connections belong to the streaming service (a later layer).
+      connection.close();
+      return;
+    }
+    const peer = accepted.from;
+    const peerKey = formatInetAddress(peer);
+    this.#peerVersions.set(peerKey, accepted.peerMaxVersion);
+    const inbound = this.#peerInbound(peerKey);
+    const link = new InboundLink({
+      connection,
+      peer,
+      version: accepted.version,
+      framing: accepted.framing,
+      leftover: accepted.leftover,
+      clock: this.#clock,
+      config: this.config,
+      verbs: this.#verbs,
+      capacity: new ReceiveCapacity(
+        this.config.receiveQueueCapacityBytes,
+        inbound.reserve,
+        this.#capacitySignal,
+      ),
+      metrics: inbound.metrics,
+      hooks: {
+        deliver: (message, from, sizeBytes, release) =>
+          this.#deliver(message, from, sizeBytes, release),
+        respondFailure: (id, from, reason, expiresAtMs) =>
+          this.send(
+            {
+              id,
+              verb: FAILURE_RSP,
+              createdAtMs: this.#clock.nowMs(),
+              expiresAtMs,
+              flags: 0,
+              params: undefined,
+              payload: reason as RequestFailureReason,
+            },
+            from,
+          ),
+        onClosed: (closed) => inbound.links.delete(closed),
+      },
+    });
+    inbound.links.add(link);
+    await link.run();
+  }
+
+  #peerInbound(peerKey: string): PeerInbound {
+    let inbound = this.#inbound.get(peerKey);
+    if (inbound === undefined) {
+      inbound = {
+        metrics: new InboundMetrics(),
+        reserve: new EndpointAndGlobalReserve(
+          new ResourceLimit(this.config.receiveQueueReserveEndpointCapacityBytes),
+          this.#receiveGlobal,
+        ),
+        links: new Set(),
+      };
+      this.#inbound.set(peerKey, inbound);
+    }
+    return inbound;
+  }
+
+  /** Routes a received (or local) message: to its waiting callback, or to its handler's stage. */
+  #deliver(
+    message: Message,
+    from: InetAddressAndPort,
+    sizeBytes: number,
+    release: () => void,
+  ): void {
+    const metrics = sizeBytes > 0 ? this.#inbound.get(formatInetAddress(from))?.metrics : undefined;
+    const verbId = message.verb.id;
+    if (this.#responseVerbIds.has(verbId)) {
+      release();
+      if (metrics !== undefined) {
+        metrics.processedCount++;
+        metrics.processedBytes += sizeBytes;
+      }
+      const callback = this.#callbacks.take(message.id, formatInetAddress(from));
+      if (callback === undefined) return; // late: the request already timed out
+      if (verbId === FAILURE_RSP.id) {
+        const reason = message.payload as number;
+        callback.onFailure(
+          new RequestFailedError(
+            `Cannot complete request ${message.id}: ${
+              formatInetAddress(from)
+            } answered FAILURE_RSP (reason ${reason})`,
+            reason,
+            formatInetAddress(from),
+          ),
+        );
+      } else callback.onResponse(message);
+      return;
+    }
+    const entry = this.#handlers.get(verbId);
+    const wantsAnswer = (message.flags & MessageFlag.CALL_BACK_ON_FAILURE) !== 0;
+    if (entry === undefined) {
+      release();
+      if (metrics !== undefined) {
+        metrics.errorCount++;
+        metrics.errorBytes += sizeBytes;
+      }
+      if (wantsAnswer) this.respondWithFailure(message, from, RequestFailureReason.UNKNOWN);
+      return;
+    }
+    const succeeded = () => {
+      if (metrics !== undefined) {
+        metrics.processedCount++;
+        metrics.processedBytes += sizeBytes;
+      }
+      release();
+    };
+    const failed = (error: unknown) => {
+      if (metrics !== undefined) {
+        metrics.errorCount++;
+        metrics.errorBytes += sizeBytes;
+      }
+      release();
+      if (wantsAnswer && !this.#closed) {
+        this.respondWithFailure(message, from, failureReasonOf(error) as RequestFailureReason);
+      } else this.#reportError(error);
+    };
+    // Synchronous handlers stay synchronous: no promise per message on the hot path.
+    const task = (): void | Promise<void> => {
+      if (message.expiresAtMs <= this.#clock.nowMs()) {
+        if (metrics !== undefined) {
+          metrics.expiredCount++;
+          metrics.expiredBytes += sizeBytes;
+        }
+        release();
+        return;
+      }
+      let result: void | Promise<void>;
+      try {
+        result = entry.handler(message, from);
+      } catch (error) {
+        failed(error);
+        return;
+      }
+      if (result instanceof Promise) return result.then(succeeded, failed);
+      succeeded();
+    };
+    if (!entry.stage.submit(task)) {
+      release();
+      if (metrics !== undefined) {
+        metrics.errorCount++;
+        metrics.errorBytes += sizeBytes;
+      }
+      if (wantsAnswer) this.respondWithFailure(message, from, RequestFailureReason.OVERLOADED);
+      return;
+    }
+    if (metrics !== undefined) {
+      metrics.scheduledCount++;
+      metrics.scheduledBytes += sizeBytes;
+    }
+  }
+
+  #reportError(error: unknown): void {
+    if (this.#options.onError !== undefined) this.#options.onError(error);
+  }
+}
+
+function noop(): void {}
