@@ -1,0 +1,59 @@
+/**
+ * A messaging node in its own process, for cross-process tests and the link benchmark.
+ *
+ * Usage: deno run --allow-net --allow-read --allow-env _messaging_node.ts <host> [port] [maxVersion]
+ * Prints one JSON line `{"host":…,"port":…}` once listening, then serves until stdin closes.
+ * Verbs: ECHO_REQ answers; custom RELAY_ECHO(address "host:port") echoes that peer and answers
+ * (proves this process can reach a third node); custom SINK counts messages; custom SINK_COUNT
+ * answers with the count as 8 bytes.
+ */
+
+import { SystemClock } from "../../src/clock.ts";
+import { MessagingService } from "../../src/net/messaging_service.ts";
+import { TcpTransport } from "../../src/net/tcp_transport.ts";
+import { rawBytesSerializer } from "../../src/wire/payload_serializers.ts";
+import { createVerbRegistry, ECHO_REQ } from "../../src/wire/verbs.ts";
+
+/** Registers the test verbs in a fresh registry, in the same order on every node. */
+export function testVerbRegistry() {
+  const verbs = createVerbRegistry();
+  const relayRsp = verbs.registerCustom("RELAY_ECHO_RSP", 1, 10_000, rawBytesSerializer);
+  const relay = verbs.registerCustom("RELAY_ECHO", 1, 10_000, rawBytesSerializer, relayRsp.id);
+  const sink = verbs.registerCustom("SINK", 1, 60_000, rawBytesSerializer);
+  const countRsp = verbs.registerCustom("SINK_COUNT_RSP", 1, 10_000, rawBytesSerializer);
+  const count = verbs.registerCustom("SINK_COUNT", 1, 10_000, rawBytesSerializer, countRsp.id);
+  return { verbs, relay, relayRsp, sink, count, countRsp };
+}
+
+if (import.meta.main) {
+  const [host = "127.0.0.1", port = "0", maxVersion = "12"] = Deno.args;
+  const clock = new SystemClock();
+  const { verbs, relay, sink, count } = testVerbRegistry();
+  const service = new MessagingService({
+    localAddress: { host, port: Number(port) },
+    transport: new TcpTransport({ clock }),
+    clock,
+    verbs,
+    config: { maxVersion: Number(maxVersion) },
+  });
+  await service.start();
+  let received = 0;
+  service.registerHandler(ECHO_REQ, (request, from) => service.respond(request, from, undefined));
+  service.registerHandler(sink, () => void received++);
+  service.registerHandler(count, (request, from) => {
+    const bytes = new Uint8Array(8);
+    new DataView(bytes.buffer).setFloat64(0, received);
+    service.respond(request, from, bytes);
+  });
+  service.registerHandler(relay, async (request, from) => {
+    const text = new TextDecoder().decode(request.payload);
+    const separator = text.lastIndexOf(":");
+    const target = { host: text.slice(0, separator), port: Number(text.slice(separator + 1)) };
+    await service.sendWithCallback(service.createMessage(ECHO_REQ, undefined), target);
+    service.respond(request, from, new TextEncoder().encode("ok"));
+  });
+  console.log(JSON.stringify(service.localAddress));
+  // Serve until the parent closes our stdin.
+  for await (const _ of Deno.stdin.readable) { /* ignore input */ }
+  await service.close();
+}
