@@ -45,8 +45,8 @@ export async function spawnNode(host: string, maxVersion = 12): Promise<NodeProc
     async stop() {
       await writer.close();
       await child.status;
-      reader.releaseLock();
-      await child.stdout.cancel();
+      // Cancelling the decoded stream cancels the child's stdout under it.
+      await reader.cancel();
     },
   };
 }
