@@ -159,8 +159,14 @@ export function parseInitiate(bytes: Uint8Array): Parsed<Initiate> | undefined {
   const fields = unpackInitiateFlags(readInt(bytes, 4));
   const modern = fields.requestVersion >= VERSION_12 && fields.maxVersion >= VERSION_12;
   if (!modern) {
-    // Legacy: magic and flags only; min/max travel as 0.
-    return { value: { ...fields, minVersion: 0, maxVersion: 0 }, consumed: 8 };
+    // Legacy: magic and flags only, and min/max always travel as 0. Non-zero bits there mean
+    // a damaged modern Initiate (its versions hit by a bit flip): refuse it, do not downgrade.
+    if (fields.minVersion !== 0 || fields.maxVersion !== 0) {
+      throw new HandshakeError(
+        `Cannot read Initiate: request version ${fields.requestVersion} with min/max ${fields.minVersion}/${fields.maxVersion} is neither legacy nor current`,
+      );
+    }
+    return { value: fields, consumed: 8 };
   }
   if (bytes.length < 9) return undefined;
   const addressLength = bytes[8]!;

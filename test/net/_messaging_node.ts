@@ -5,7 +5,8 @@
  * Prints one JSON line `{"host":…,"port":…}` once listening, then serves until stdin closes.
  * Verbs: ECHO_REQ answers; custom RELAY_ECHO(address "host:port") echoes that peer and answers
  * (proves this process can reach a third node); custom SINK counts messages; custom SINK_COUNT
- * answers with the count as 8 bytes.
+ * answers with the count as 8 bytes; custom SINK_WAIT(n as float64) answers once n SINK messages
+ * have arrived.
  */
 
 import { SystemClock } from "../../src/clock.ts";
@@ -22,13 +23,15 @@ export function testVerbRegistry() {
   const sink = verbs.registerCustom("SINK", 1, 60_000, rawBytesSerializer);
   const countRsp = verbs.registerCustom("SINK_COUNT_RSP", 1, 10_000, rawBytesSerializer);
   const count = verbs.registerCustom("SINK_COUNT", 1, 10_000, rawBytesSerializer, countRsp.id);
-  return { verbs, relay, relayRsp, sink, count, countRsp };
+  const waitRsp = verbs.registerCustom("SINK_WAIT_RSP", 1, 120_000, rawBytesSerializer);
+  const wait = verbs.registerCustom("SINK_WAIT", 1, 120_000, rawBytesSerializer, waitRsp.id);
+  return { verbs, relay, relayRsp, sink, count, countRsp, wait, waitRsp };
 }
 
 if (import.meta.main) {
   const [host = "127.0.0.1", port = "0", maxVersion = "12"] = Deno.args;
   const clock = new SystemClock();
-  const { verbs, relay, sink, count } = testVerbRegistry();
+  const { verbs, relay, sink, count, wait } = testVerbRegistry();
   const service = new MessagingService({
     localAddress: { host, port: Number(port) },
     transport: new TcpTransport({ clock }),
@@ -39,7 +42,22 @@ if (import.meta.main) {
   await service.start();
   let received = 0;
   service.registerHandler(ECHO_REQ, (request, from) => service.respond(request, from, undefined));
-  service.registerHandler(sink, () => void received++);
+  // SINK_WAIT(n) answers once n SINK messages have arrived in total.
+  let waiters: Array<{ target: number; done: () => void }> = [];
+  service.registerHandler(sink, () => {
+    received++;
+    if (waiters.length > 0 && received >= waiters[0]!.target) {
+      const due = waiters.filter((w) => received >= w.target);
+      waiters = waiters.filter((w) => received < w.target);
+      for (const w of due) w.done();
+    }
+  });
+  service.registerHandler(wait, (request, from) => {
+    const target = new DataView(request.payload.buffer, request.payload.byteOffset).getFloat64(0);
+    const done = () => service.respond(request, from, new Uint8Array(0));
+    if (received >= target) done();
+    else waiters.push({ target, done });
+  });
   service.registerHandler(count, (request, from) => {
     const bytes = new Uint8Array(8);
     new DataView(bytes.buffer).setFloat64(0, received);
