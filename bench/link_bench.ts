@@ -97,10 +97,7 @@ async function throughput(count: number, size: number, sentBefore: number): Prom
   const start = clock.monotonicNs();
   for (let i = 0; i < count; i += batch) {
     for (let j = 0; j < batch && i + j < count; j++) {
-      service.send(
-        service.createMessage(sink, payload, { expiresAtMs: clock.nowMs() + 60_000 }),
-        target,
-      );
+      service.send(service.createMessage(sink, payload), target);
     }
     while ((service.outboundMetrics().get(peerKey)?.pending_bytes ?? 0) > highWaterBytes) {
       await yieldNow();

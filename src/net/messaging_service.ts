@@ -45,10 +45,10 @@ import { messageSerializedSize } from "../wire/message_codec.ts";
 import { RequestFailureReason } from "../wire/payload_serializers.ts";
 import type { Verb } from "../wire/verb.ts";
 import { FAILURE_RSP, type VerbRegistry } from "../wire/verbs.ts";
-import { RequestFailedError, SendFailedError, ServiceClosedError } from "./errors.ts";
+import { SendFailedError, ServiceClosedError } from "./errors.ts";
 import { acceptHandshake } from "./handshake_acceptor.ts";
 import { initiateHandshake } from "./handshake_initiator.ts";
-import { failureReasonOf, InboundLink } from "./inbound_link.ts";
+import { InboundLink } from "./inbound_link.ts";
 import {
   InboundMetrics,
   type InboundRow,
@@ -60,15 +60,11 @@ import { type EstablishedConnection, type LinkType, OutboundLink } from "./outbo
 import { CapacitySignal, ReceiveCapacity } from "./receive_capacity.ts";
 import { RequestCallbacks } from "./request_callbacks.ts";
 import { EndpointAndGlobalReserve, ResourceLimit } from "./resource_limit.ts";
-import { Stage, type StageName } from "./stage.ts";
+import type { StageName } from "./stage.ts";
 import type { Listener, Transport } from "./transport.ts";
-import { defaultStageOf, STAGE_CONCURRENCY } from "./verb_stages.ts";
+import { VerbDispatcher, type VerbHandler } from "./verb_dispatcher.ts";
 
-/** Handles one verb's requests. Throwing (or rejecting) answers FAILURE_RSP when asked. */
-export type VerbHandler<T> = (
-  message: Message<T>,
-  from: InetAddressAndPort,
-) => void | Promise<void>;
+export type { VerbHandler } from "./verb_dispatcher.ts";
 
 /** Options of a {@link MessagingService}. */
 export interface MessagingServiceOptions {
@@ -124,12 +120,10 @@ export class MessagingService {
   readonly #clock: Clock;
   readonly #verbs: VerbRegistry;
   readonly #callbacks: RequestCallbacks;
-  readonly #handlers = new Map<number, { handler: VerbHandler<unknown>; stage: Stage }>();
-  readonly #stages = new Map<StageName, Stage>();
+  readonly #dispatcher: VerbDispatcher;
   readonly #outbound = new Map<string, PeerOutbound>();
   readonly #inbound = new Map<string, PeerInbound>();
   readonly #peerVersions = new Map<string, number>();
-  readonly #responseVerbIds: Set<number>;
   readonly #sendGlobal: ResourceLimit;
   readonly #receiveGlobal: ResourceLimit;
   readonly #capacitySignal = new CapacitySignal();
@@ -149,10 +143,14 @@ export class MessagingService {
     this.#callbacks = new RequestCallbacks(options.clock);
     this.#sendGlobal = new ResourceLimit(this.config.sendQueueReserveGlobalCapacityBytes);
     this.#receiveGlobal = new ResourceLimit(this.config.receiveQueueReserveGlobalCapacityBytes);
-    this.#responseVerbIds = new Set([FAILURE_RSP.id]);
-    for (const verb of options.verbs.all()) {
-      if (verb.responseVerbId !== undefined) this.#responseVerbIds.add(verb.responseVerbId);
-    }
+    this.#dispatcher = new VerbDispatcher({
+      clock: options.clock,
+      verbs: options.verbs,
+      callbacks: this.#callbacks,
+      stageQueueCapacityMessages: this.config.stageQueueCapacityMessages,
+      respondWithFailure: (request, to, reason) => this.respondWithFailure(request, to, reason),
+      onError: (error) => this.#reportError(error),
+    });
   }
 
   /** Starts listening on {@link localAddress}. */
@@ -179,7 +177,7 @@ export class MessagingService {
       ),
     );
     for (const peer of this.#inbound.values()) for (const link of peer.links) link.close();
-    await Promise.all([...this.#stages.values()].map((stage) => stage.close()));
+    await this.#dispatcher.close();
     this.#callbacks.close();
   }
 
@@ -190,28 +188,7 @@ export class MessagingService {
 
   /** Registers the handler of `verb`, on its default stage unless `stage` is given. */
   registerHandler<T>(verb: Verb<T>, handler: VerbHandler<T>, stage?: StageName): void {
-    if (this.#verbs.byId(verb.id) !== verb) {
-      throw new Error(
-        `Cannot register a handler for ${verb.name}: it is not in this node's registry`,
-      );
-    }
-    this.#handlers.set(verb.id, {
-      handler: handler as VerbHandler<unknown>,
-      stage: this.#stage(stage ?? defaultStageOf(verb.name)),
-    });
-  }
-
-  #stage(name: StageName): Stage {
-    let stage = this.#stages.get(name);
-    if (stage === undefined) {
-      stage = new Stage(name, {
-        capacityMessages: this.config.stageQueueCapacityMessages,
-        concurrency: STAGE_CONCURRENCY[name],
-        onError: (error) => this.#reportError(error),
-      });
-      this.#stages.set(name, stage);
-    }
-    return stage;
+    this.#dispatcher.register(verb, handler, stage);
   }
 
   /** A new request of `verb`, created now, expiring after the verb's timeout. */
@@ -243,7 +220,7 @@ export class MessagingService {
     }
     const peerKey = formatInetAddress(peer);
     if (peerKey === this.#localKey) {
-      this.#deliver(message, this.localAddress, 0, noop);
+      this.#dispatcher.deliver(message, this.localAddress, this.#localKey, 0, undefined, noop);
       return;
     }
     let sizeBytes: number;
@@ -536,7 +513,15 @@ export class MessagingService {
       metrics: inbound.metrics,
       hooks: {
         deliver: (message, from, sizeBytes, release) =>
-          this.#deliver(message, from, sizeBytes, release),
+          this.#dispatcher.deliver(
+            message,
+            from,
+            peerKey,
+            sizeBytes,
+            inbound.metrics,
+            release,
+            true,
+          ),
         respondFailure: (id, from, reason, expiresAtMs) =>
           this.send(
             {
@@ -571,100 +556,6 @@ export class MessagingService {
       this.#inbound.set(peerKey, inbound);
     }
     return inbound;
-  }
-
-  /** Routes a received (or local) message: to its waiting callback, or to its handler's stage. */
-  #deliver(
-    message: Message,
-    from: InetAddressAndPort,
-    sizeBytes: number,
-    release: () => void,
-  ): void {
-    const metrics = sizeBytes > 0 ? this.#inbound.get(formatInetAddress(from))?.metrics : undefined;
-    const verbId = message.verb.id;
-    if (this.#responseVerbIds.has(verbId)) {
-      release();
-      if (metrics !== undefined) {
-        metrics.processedCount++;
-        metrics.processedBytes += sizeBytes;
-      }
-      const callback = this.#callbacks.take(message.id, formatInetAddress(from));
-      if (callback === undefined) return; // late: the request already timed out
-      if (verbId === FAILURE_RSP.id) {
-        const reason = message.payload as number;
-        callback.onFailure(
-          new RequestFailedError(
-            `Cannot complete request ${message.id}: ${
-              formatInetAddress(from)
-            } answered FAILURE_RSP (reason ${reason})`,
-            reason,
-            formatInetAddress(from),
-          ),
-        );
-      } else callback.onResponse(message);
-      return;
-    }
-    const entry = this.#handlers.get(verbId);
-    const wantsAnswer = (message.flags & MessageFlag.CALL_BACK_ON_FAILURE) !== 0;
-    if (entry === undefined) {
-      release();
-      if (metrics !== undefined) {
-        metrics.errorCount++;
-        metrics.errorBytes += sizeBytes;
-      }
-      if (wantsAnswer) this.respondWithFailure(message, from, RequestFailureReason.UNKNOWN);
-      return;
-    }
-    const succeeded = () => {
-      if (metrics !== undefined) {
-        metrics.processedCount++;
-        metrics.processedBytes += sizeBytes;
-      }
-      release();
-    };
-    const failed = (error: unknown) => {
-      if (metrics !== undefined) {
-        metrics.errorCount++;
-        metrics.errorBytes += sizeBytes;
-      }
-      release();
-      if (wantsAnswer && !this.#closed) {
-        this.respondWithFailure(message, from, failureReasonOf(error) as RequestFailureReason);
-      } else this.#reportError(error);
-    };
-    // Synchronous handlers stay synchronous: no promise per message on the hot path.
-    const task = (): void | Promise<void> => {
-      if (message.expiresAtMs <= this.#clock.nowMs()) {
-        if (metrics !== undefined) {
-          metrics.expiredCount++;
-          metrics.expiredBytes += sizeBytes;
-        }
-        release();
-        return;
-      }
-      let result: void | Promise<void>;
-      try {
-        result = entry.handler(message, from);
-      } catch (error) {
-        failed(error);
-        return;
-      }
-      if (result instanceof Promise) return result.then(succeeded, failed);
-      succeeded();
-    };
-    if (!entry.stage.submit(task)) {
-      release();
-      if (metrics !== undefined) {
-        metrics.errorCount++;
-        metrics.errorBytes += sizeBytes;
-      }
-      if (wantsAnswer) this.respondWithFailure(message, from, RequestFailureReason.OVERLOADED);
-      return;
-    }
-    if (metrics !== undefined) {
-      metrics.scheduledCount++;
-      metrics.scheduledBytes += sizeBytes;
-    }
   }
 
   #reportError(error: unknown): void {

@@ -41,10 +41,12 @@ export interface StageOptions {
   readonly capacityMessages: number;
   /** Most asynchronous tasks in flight at once. */
   readonly concurrency: number;
-  /** Synchronous tasks run before yielding to the event loop; default 256. */
+  /** Synchronous tasks run before yielding to the event loop; default 4096 (≈0.5 ms of small handlers). */
   readonly batchSize?: number;
   /** Receives errors thrown by tasks (tasks should handle their own; this is the backstop). */
   readonly onError?: (error: unknown) => void;
+  /** Runs before each batch of tasks (e.g. to read the clock once for the whole batch). */
+  readonly beforeBatch?: () => void;
 }
 
 type Task = () => void | Promise<void>;
@@ -57,12 +59,14 @@ export class Stage {
   readonly #concurrency: number;
   readonly #batchSize: number;
   readonly #onError: (error: unknown) => void;
+  readonly #beforeBatch: (() => void) | undefined;
   #queue: Task[] = [];
   #head = 0;
   #active = 0;
   #scheduled = false;
   #closed = false;
   #idle: Array<() => void> = [];
+  #spaceWaiters: Array<() => void> = [];
   #completed = 0;
   #rejected = 0;
 
@@ -73,7 +77,8 @@ export class Stage {
     this.name = name;
     this.#capacity = options.capacityMessages;
     this.#concurrency = options.concurrency;
-    this.#batchSize = options.batchSize ?? 256;
+    this.#batchSize = options.batchSize ?? 4096;
+    this.#beforeBatch = options.beforeBatch;
     this.#onError = options.onError ?? ((error) => {
       throw error;
     });
@@ -113,9 +118,24 @@ export class Stage {
     return true;
   }
 
+  /** Whether {@link submit} would accept a task now. */
+  get hasSpace(): boolean {
+    return !this.#closed && this.queued < this.#capacity;
+  }
+
+  /**
+   * Resolves once the queue has room again (or the stage closed): lets a producer that can
+   * wait, such as an inbound link, push back on its source instead of dropping work.
+   */
+  waitForSpace(): Promise<void> {
+    if (this.hasSpace || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#spaceWaiters.push(resolve));
+  }
+
   /** Stops accepting tasks and resolves once every queued and running task has finished. */
   close(): Promise<void> {
     this.#closed = true;
+    this.#wakeSpaceWaiters();
     if (this.queued === 0 && this.#active === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
@@ -123,6 +143,7 @@ export class Stage {
   readonly #drain = (): void => {
     this.#scheduled = false;
     let ran = 0;
+    if (this.#head < this.#queue.length) this.#beforeBatch?.();
     while (this.#head < this.#queue.length && this.#active < this.#concurrency) {
       const task = this.#queue[this.#head]!;
       this.#queue[this.#head++] = undefined as unknown as Task;
@@ -147,6 +168,7 @@ export class Stage {
         break;
       }
     }
+    if (this.#spaceWaiters.length > 0 && this.queued < this.#capacity) this.#wakeSpaceWaiters();
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
       this.#head = 0;
@@ -163,6 +185,12 @@ export class Stage {
     }
     this.#checkIdle();
   };
+
+  #wakeSpaceWaiters(): void {
+    const waiters = this.#spaceWaiters;
+    this.#spaceWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
 
   #checkIdle(): void {
     if (this.queued !== 0 || this.#active !== 0 || this.#idle.length === 0) return;

@@ -13,10 +13,23 @@ import { SystemClock } from "../../src/clock.ts";
 import { MessagingService } from "../../src/net/messaging_service.ts";
 import { TcpTransport } from "../../src/net/tcp_transport.ts";
 import { rawBytesSerializer } from "../../src/wire/payload_serializers.ts";
-import { createVerbRegistry, ECHO_REQ } from "../../src/wire/verbs.ts";
+import type { Verb } from "../../src/wire/verb.ts";
+import { createVerbRegistry, ECHO_REQ, type VerbRegistry } from "../../src/wire/verbs.ts";
 
-/** Registers the test verbs in a fresh registry, in the same order on every node. */
-export function testVerbRegistry() {
+/** The test verbs, registered in the same order on every node so their ids agree. */
+export interface TestVerbs {
+  readonly verbs: VerbRegistry;
+  readonly relay: Verb<Uint8Array>;
+  readonly relayRsp: Verb<Uint8Array>;
+  readonly sink: Verb<Uint8Array>;
+  readonly count: Verb<Uint8Array>;
+  readonly countRsp: Verb<Uint8Array>;
+  readonly wait: Verb<Uint8Array>;
+  readonly waitRsp: Verb<Uint8Array>;
+}
+
+/** Registers the test verbs in a fresh registry. */
+export function testVerbRegistry(): TestVerbs {
   const verbs = createVerbRegistry();
   const relayRsp = verbs.registerCustom("RELAY_ECHO_RSP", 1, 10_000, rawBytesSerializer);
   const relay = verbs.registerCustom("RELAY_ECHO", 1, 10_000, rawBytesSerializer, relayRsp.id);
