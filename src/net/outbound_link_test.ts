@@ -258,3 +258,19 @@ Deno.test("connect errors reach the link as a retry, not a crash", async () => {
   ok(ConnectionRefusedError.name === "ConnectionRefusedError");
   await shutdown(h);
 });
+
+Deno.test("an idle link closes its connection and reconnects for the next message", async () => {
+  const h = await harness({ config: { idleConnectionTimeoutMs: 60_000 } });
+  enqueue(h, blob(h.clock, 10));
+  await settle(h);
+  equal(h.metrics.activeConnections, 1);
+  await settle(h, 59_000);
+  equal(h.metrics.activeConnections, 1);
+  await settle(h, 2_000);
+  equal(h.metrics.activeConnections, 0, "dormant after the idle timeout");
+  enqueue(h, blob(h.clock, 10));
+  await settle(h);
+  equal(h.metrics.activeConnections, 1);
+  equal(h.connects.length, 2);
+  await shutdown(h);
+});

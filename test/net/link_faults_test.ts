@@ -145,3 +145,20 @@ Deno.test("a cut connection is re-established while messages wait", async () => 
   await waitFor(() => s.received.length === 10, 5000, "messages after the cut");
   equal(s.outboundAtA().successful_connection_attempts, 2);
 });
+
+Deno.test("a message that expires in transit is dropped unread by the receiver", async () => {
+  await using s = await setup();
+  s.send(0, 1);
+  await waitFor(() => s.received.length === 1, 5000, "the connection");
+  s.proxy.setDelay(150);
+  const payload = new Uint8Array(8);
+  new DataView(payload.buffer).setUint32(0, 99);
+  const message = s.a.service.createMessage(s.blob, payload, { expiresAtMs: Date.now() + 40 });
+  s.a.service.send(message, s.proxy.address);
+  await waitFor(() => s.inboundAtB().expired_count === 1, 5000, "the expired arrival");
+  s.proxy.setDelay(0);
+  s.send(1, 1);
+  await waitFor(() => s.received.length === 2, 5000, "the next message");
+  equal(s.received.join(), "0,1", "the expired message never reached its handler");
+  equal(s.inboundAtB().processed_count, 2);
+});
