@@ -33,6 +33,9 @@ import type { EndpointAndGlobalReserve } from "./resource_limit.ts";
 import type { Connection } from "./transport.ts";
 import type { Message } from "../wire/message.ts";
 
+/** Largest buffer a large link keeps for reuse between messages: 4 MiB. */
+export const REUSED_LARGE_BUFFER_BYTES_MAX = 4 * 1024 * 1024;
+
 /** The three links of a peer. */
 export type LinkType = "urgent" | "small" | "large";
 
@@ -106,6 +109,9 @@ export class OutboundLink {
   #flushScheduled = false;
   #reconnectRequested = false;
   #frameBuffer: Uint8Array | undefined;
+  /** Large link: reused serialization and framing buffers (one write in flight at a time). */
+  #largeScratch: Uint8Array | undefined;
+  #largeOut: Uint8Array | undefined;
   #draining: Array<() => void> = [];
 
   constructor(options: OutboundLinkOptions) {
@@ -436,26 +442,58 @@ export class OutboundLink {
     return [seal(encoder, buffer, out.pos - encoder.headerLength, true)];
   }
 
-  /** Serializes one message and cuts it into frames of the large-frame size. */
+  /**
+   * Serializes one message and cuts it into frames of the large-frame size, laid out in one
+   * buffer so the whole message goes out in a single write.
+   */
   #largeFrames(established: EstablishedConnection, batch: QueuedMessage[]): Uint8Array[] {
     const item = this.#nextLive();
     if (item === undefined) return [];
     const size = this.#sizeAt(item, established.version);
     if (size < 0) return [];
-    const whole = new ByteWriter(size, 0, size);
+    const whole = new ByteWriter(this.#reusable("scratch", size), 0, size);
     if (!this.#serialize(item, whole, established.version)) return [];
     batch.push(item);
     const encoder = frameEncoderFor(established.framing);
     const pieceBytes = this.#config.largeFramePayloadBytes;
-    const frames: Uint8Array[] = [];
     const selfContained = size <= pieceBytes;
-    for (let offset = 0; offset < size; offset += pieceBytes) {
-      const piece = whole.buf.subarray(offset, Math.min(size, offset + pieceBytes));
-      const frame = new Uint8Array(encoder.headerLength + piece.length + encoder.trailerLength);
-      frame.set(piece, encoder.headerLength);
-      frames.push(seal(encoder, frame, piece.length, selfContained));
+    if (encoder.kind === "lz4") {
+      // LZ4 frames have their own sizes: seal each piece on its own.
+      const frames: Uint8Array[] = [];
+      for (let offset = 0; offset < size; offset += pieceBytes) {
+        const piece = whole.buf.subarray(offset, Math.min(size, offset + pieceBytes));
+        const frame = new Uint8Array(encoder.headerLength + piece.length + encoder.trailerLength);
+        frame.set(piece, encoder.headerLength);
+        frames.push(seal(encoder, frame, piece.length, selfContained));
+      }
+      return frames;
     }
-    return frames;
+    const overhead = encoder.headerLength + encoder.trailerLength;
+    const pieces = Math.ceil(size / pieceBytes);
+    const out = this.#reusable("out", size + pieces * overhead);
+    let at = 0;
+    for (let offset = 0; offset < size; offset += pieceBytes) {
+      const length = Math.min(pieceBytes, size - offset);
+      out.set(whole.buf.subarray(offset, offset + length), at + encoder.headerLength);
+      at += seal(encoder, out.subarray(at), length, selfContained).length;
+    }
+    return [out.subarray(0, at)];
+  }
+
+  /**
+   * A buffer of at least `size` bytes, kept for the next large message when it is no larger
+   * than {@link REUSED_LARGE_BUFFER_BYTES_MAX}: fresh megabyte buffers per message cost more in
+   * allocation and garbage collection than the copies themselves.
+   */
+  #reusable(which: "scratch" | "out", size: number): Uint8Array {
+    const current = which === "scratch" ? this.#largeScratch : this.#largeOut;
+    if (current !== undefined && current.length >= size) return current;
+    const buffer = new Uint8Array(size);
+    if (size <= REUSED_LARGE_BUFFER_BYTES_MAX) {
+      if (which === "scratch") this.#largeScratch = buffer;
+      else this.#largeOut = buffer;
+    }
+    return buffer;
   }
 
   /** Version 11: messages back to back, up to the small-frame size per write. */

@@ -47,7 +47,7 @@ if (import.meta.main) {
   const { verbs, relay, sink, count, wait } = testVerbRegistry();
   const service = new MessagingService({
     localAddress: { host, port: Number(port) },
-    transport: new TcpTransport({ clock }),
+    transport: new TcpTransport({ clock, readBufferSizeBytes: 256 * 1024 }),
     clock,
     verbs,
     config: { maxVersion: Number(maxVersion) },
