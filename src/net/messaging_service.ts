@@ -131,6 +131,9 @@ export class MessagingService {
   #acceptLoop: Promise<void> | undefined;
   #nextId = 1;
   #localKey: string;
+  /** `host:port` of peer address objects seen, so hot sends do not format strings. */
+  #peerKeys = new WeakMap<InetAddressAndPort, string>();
+  #encodeOptions: { readonly from: InetAddressAndPort };
   #closed = false;
 
   constructor(options: MessagingServiceOptions) {
@@ -140,6 +143,7 @@ export class MessagingService {
     this.#verbs = options.verbs;
     this.localAddress = options.localAddress;
     this.#localKey = formatInetAddress(options.localAddress);
+    this.#encodeOptions = { from: options.localAddress };
     this.#callbacks = new RequestCallbacks(options.clock);
     this.#sendGlobal = new ResourceLimit(this.config.sendQueueReserveGlobalCapacityBytes);
     this.#receiveGlobal = new ResourceLimit(this.config.receiveQueueReserveGlobalCapacityBytes);
@@ -159,6 +163,7 @@ export class MessagingService {
     this.#listener = await this.#options.transport.listen(this.localAddress);
     this.localAddress = this.#listener.address;
     this.#localKey = formatInetAddress(this.localAddress);
+    this.#encodeOptions = { from: this.localAddress };
     this.#acceptLoop = this.#accept(this.#listener);
   }
 
@@ -218,16 +223,14 @@ export class MessagingService {
       );
       return;
     }
-    const peerKey = formatInetAddress(peer);
+    const peerKey = this.#keyOf(peer);
     if (peerKey === this.#localKey) {
       this.#dispatcher.deliver(message, this.localAddress, this.#localKey, 0, undefined, noop);
       return;
     }
     let sizeBytes: number;
     try {
-      sizeBytes = messageSerializedSize(message, this.config.maxVersion, {
-        from: this.localAddress,
-      });
+      sizeBytes = messageSerializedSize(message, this.config.maxVersion, this.#encodeOptions);
     } catch (cause) {
       this.#dropped(
         message,
@@ -257,6 +260,15 @@ export class MessagingService {
     this.#peerOutbound(peer, peerKey).links[type].enqueue(message, sizeBytes);
   }
 
+  #keyOf(peer: InetAddressAndPort): string {
+    let key = this.#peerKeys.get(peer);
+    if (key === undefined) {
+      key = formatInetAddress(peer);
+      this.#peerKeys.set(peer, key);
+    }
+    return key;
+  }
+
   /**
    * Sends a request and resolves with its response.
    * @throws {RequestFailedError} at once when the peer answers FAILURE_RSP
@@ -271,7 +283,7 @@ export class MessagingService {
       ? message
       : { ...message, flags: message.flags | MessageFlag.CALL_BACK_ON_FAILURE };
     return new Promise<Message<Rsp>>((resolve, reject) => {
-      this.#callbacks.add(request.id, formatInetAddress(peer), request.expiresAtMs, {
+      this.#callbacks.add(request.id, this.#keyOf(peer), request.expiresAtMs, {
         onResponse: (response) => resolve(response as Message<Rsp>),
         onFailure: reject,
       });
@@ -453,7 +465,7 @@ export class MessagingService {
 
   /** A message will not be sent: fail its callback, if it has one. */
   #dropped(message: Message, peer: InetAddressAndPort, error: Error): void {
-    this.#callbacks.take(message.id, formatInetAddress(peer))?.onFailure(error);
+    this.#callbacks.take(message.id, this.#keyOf(peer))?.onFailure(error);
   }
 
   // -------------------------------------------------------------------------------------------

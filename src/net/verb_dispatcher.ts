@@ -141,25 +141,7 @@ export class VerbDispatcher {
       }
       return;
     }
-    const succeeded = () => {
-      if (metrics !== undefined) {
-        metrics.processedCount++;
-        metrics.processedBytes += sizeBytes;
-      }
-      release();
-    };
-    const failed = (error: unknown) => {
-      countError(metrics, sizeBytes);
-      release();
-      if (wantsAnswer && !this.#closed) {
-        this.#options.respondWithFailure(
-          message,
-          from,
-          failureReasonOf(error) as RequestFailureReason,
-        );
-      } else this.#options.onError(error);
-    };
-    // Synchronous handlers stay synchronous: no promise per message on the hot path.
+    // One closure per message; synchronous handlers stay synchronous (no promise per message).
     const task = (): void | Promise<void> => {
       if (message.expiresAtMs <= this.#nowMs) {
         if (metrics !== undefined) {
@@ -173,11 +155,16 @@ export class VerbDispatcher {
       try {
         result = entry.handler(message, from);
       } catch (error) {
-        failed(error);
+        this.#failed(error, message, from, metrics, sizeBytes, release);
         return;
       }
-      if (result instanceof Promise) return result.then(succeeded, failed);
-      succeeded();
+      if (result instanceof Promise) {
+        return result.then(
+          () => succeeded(metrics, sizeBytes, release),
+          (error) => this.#failed(error, message, from, metrics, sizeBytes, release),
+        );
+      }
+      succeeded(metrics, sizeBytes, release);
     };
     const stage = entry.stage;
     if (stage.submit(task)) {
@@ -212,6 +199,25 @@ export class VerbDispatcher {
     countScheduled(metrics, sizeBytes);
   }
 
+  #failed(
+    error: unknown,
+    message: Message,
+    from: InetAddressAndPort,
+    metrics: InboundMetrics | undefined,
+    sizeBytes: number,
+    release: () => void,
+  ): void {
+    countError(metrics, sizeBytes);
+    release();
+    if ((message.flags & MessageFlag.CALL_BACK_ON_FAILURE) !== 0 && !this.#closed) {
+      this.#options.respondWithFailure(
+        message,
+        from,
+        failureReasonOf(error) as RequestFailureReason,
+      );
+    } else this.#options.onError(error);
+  }
+
   #onResponse(message: Message, peerKey: string): void {
     const callback = this.#options.callbacks.take(message.id, peerKey);
     if (callback === undefined) return; // late: the request already timed out
@@ -226,6 +232,18 @@ export class VerbDispatcher {
       );
     } else callback.onResponse(message);
   }
+}
+
+function succeeded(
+  metrics: InboundMetrics | undefined,
+  sizeBytes: number,
+  release: () => void,
+): void {
+  if (metrics !== undefined) {
+    metrics.processedCount++;
+    metrics.processedBytes += sizeBytes;
+  }
+  release();
 }
 
 function countScheduled(metrics: InboundMetrics | undefined, sizeBytes: number): void {

@@ -31,14 +31,22 @@ const textDecoder = new TextDecoder("utf-8", { fatal: true });
 /** Reads fields at a moving offset, never past `limit`. */
 export class ByteReader {
   /** The buffer read from. */
-  readonly buf: Uint8Array;
+  buf: Uint8Array;
   /** Offset of the next byte to read. */
   pos: number;
   /** Offset just past the last readable byte. */
-  readonly limit: number;
+  limit: number;
   #dataView: DataView | undefined;
 
   constructor(buf: Uint8Array, offset = 0, limit: number = buf.length) {
+    this.buf = buf;
+    this.pos = offset;
+    this.limit = limit;
+  }
+
+  /** Points the reader at another range, so one reader can serve many messages. */
+  reset(buf: Uint8Array, offset: number, limit: number): void {
+    if (buf !== this.buf) this.#dataView = undefined;
     this.buf = buf;
     this.pos = offset;
     this.limit = limit;
