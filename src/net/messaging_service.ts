@@ -134,6 +134,9 @@ export class MessagingService {
   /** `host:port` of peer address objects seen, so hot sends do not format strings. */
   #peerKeys = new WeakMap<InetAddressAndPort, string>();
   #encodeOptions: { readonly from: InetAddressAndPort };
+  #cachedNowMs = -1;
+  #cachedNowUses = 0;
+  #cacheResetScheduled = false;
   #closed = false;
 
   constructor(options: MessagingServiceOptions) {
@@ -198,7 +201,7 @@ export class MessagingService {
 
   /** A new request of `verb`, created now, expiring after the verb's timeout. */
   createMessage<T>(verb: Verb<T>, payload: T, options: MessageOptions = {}): Message<T> {
-    const nowMs = this.#clock.nowMs();
+    const nowMs = this.#creationTimeMs();
     const id = this.#nextId;
     this.#nextId = id >= MAX_MESSAGE_ID ? 1 : id + 1;
     return {
@@ -258,6 +261,26 @@ export class MessagingService {
       ? "urgent"
       : "small";
     this.#peerOutbound(peer, peerKey).links[type].enqueue(message, sizeBytes);
+  }
+
+  /**
+   * The clock for message creation, read at most once per 256 messages created in one
+   * synchronous run (a read costs ≈45 ns, a fifth of a small send): the value can lag by the
+   * time it takes to create 256 messages (tens of µs), far below the ms precision of expiry.
+   */
+  #creationTimeMs(): number {
+    if (this.#cachedNowMs < 0 || ++this.#cachedNowUses > 256) {
+      this.#cachedNowMs = this.#clock.nowMs();
+      this.#cachedNowUses = 0;
+      if (!this.#cacheResetScheduled) {
+        this.#cacheResetScheduled = true;
+        queueMicrotask(() => {
+          this.#cacheResetScheduled = false;
+          this.#cachedNowMs = -1;
+        });
+      }
+    }
+    return this.#cachedNowMs;
   }
 
   #keyOf(peer: InetAddressAndPort): string {

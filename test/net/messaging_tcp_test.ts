@@ -211,3 +211,68 @@ Deno.test("a request nobody answers fails with RequestTimeoutError at its expiry
     await closeAll(a, b);
   }
 });
+
+Deno.test("internode_compression all: links use LZ4 frames and messages arrive intact", async () => {
+  const verbsA = createVerbRegistry();
+  const verbsB = createVerbRegistry();
+  const blobA = verbsA.registerCustom("TEST_BLOB", 1, 10_000, rawBytesSerializer);
+  const blobB = verbsB.registerCustom("TEST_BLOB", 1, 10_000, rawBytesSerializer);
+  let a: TestNode | undefined, b: TestNode | undefined;
+  try {
+    a = await startNode({ verbs: verbsA, config: { internodeCompression: "all" } });
+    b = await startNode({ host: "127.0.0.2", verbs: verbsB });
+    const got: string[] = [];
+    b.service.registerHandler(blobB, (m) => void got.push(new TextDecoder().decode(m.payload)));
+    const small = "ringwire ".repeat(50);
+    const large = "compressible ".repeat(20_000);
+    a.service.send(a.service.createMessage(blobA, new TextEncoder().encode(small)), b.address);
+    a.service.send(a.service.createMessage(blobA, new TextEncoder().encode(large)), b.address);
+    await waitFor(() => got.length === 2, 5000, "both messages");
+    deepEqual(got.map((s) => s.length).sort((x, y) => x - y), [small.length, large.length]);
+    const inbound = b.service.inboundMetrics().get(`127.0.0.1:${a.address.port}`)!;
+    const outbound = a.service.outboundMetrics().get(`127.0.0.2:${b.address.port}`)!;
+    ok(
+      inbound.received_bytes === outbound.sent_bytes,
+      "sizes are counted uncompressed on both sides",
+    );
+    await echo(a, b);
+  } finally {
+    await closeAll(a, b);
+  }
+});
+
+Deno.test("the maximum message size is enforced by the sender and by the receiver", async () => {
+  const verbsA = createVerbRegistry();
+  const verbsB = createVerbRegistry();
+  const blobA = verbsA.registerCustom("TEST_BLOB", 1, 10_000, rawBytesSerializer);
+  const blobB = verbsB.registerCustom("TEST_BLOB", 1, 10_000, rawBytesSerializer);
+  let a: TestNode | undefined, b: TestNode | undefined;
+  try {
+    a = await startNode({ verbs: verbsA, config: { maxMessageSizeBytes: 256 * 1024 } });
+    b = await startNode({
+      host: "127.0.0.2",
+      verbs: verbsB,
+      config: { maxMessageSizeBytes: 64 * 1024 },
+    });
+    const got: number[] = [];
+    b.service.registerHandler(blobB, (m) => void got.push(m.payload.length));
+    // Over the sender's own limit: refused before it is queued.
+    await rejects(
+      a.service.sendWithCallback(
+        a.service.createMessage(blobA, new Uint8Array(300_000)),
+        b.address,
+      ),
+      (error: unknown) => error instanceof Error && error.name === "SendFailedError",
+    );
+    // Within the sender's limit, over the receiver's: skipped by its size at B.
+    a.service.send(a.service.createMessage(blobA, new Uint8Array(100_000)), b.address);
+    a.service.send(a.service.createMessage(blobA, new Uint8Array(10)), b.address);
+    await waitFor(() => got.length === 1, 5000, "the small message");
+    deepEqual(got, [10]);
+    const inbound = b.service.inboundMetrics().get(`127.0.0.1:${a.address.port}`)!;
+    equal(inbound.error_count, 1, "the oversized message counted as an error");
+    ok(inbound.error_bytes > 100_000);
+  } finally {
+    await closeAll(a, b);
+  }
+});
