@@ -113,6 +113,7 @@ export class OutboundLink {
   #largeScratch: Uint8Array | undefined;
   #largeOut: Uint8Array | undefined;
   #draining: Array<() => void> = [];
+  readonly #batch: QueuedMessage[] = [];
 
   constructor(options: OutboundLinkOptions) {
     this.type = options.type;
@@ -374,7 +375,9 @@ export class OutboundLink {
 
   /** Builds and writes the next frame (or legacy batch); false when the connection failed. */
   async #writeNext(established: EstablishedConnection): Promise<boolean> {
-    const batch: QueuedMessage[] = [];
+    // One write in flight: the batch array is reused from frame to frame.
+    const batch = this.#batch;
+    batch.length = 0;
     const chunks = established.version >= VERSION_12
       ? (this.type === "large"
         ? this.#largeFrames(established, batch)

@@ -3,6 +3,9 @@
  * each holds and expiry that can be enforced anywhere in the queue (an undroppable message at
  * the head never keeps expired messages behind it alive).
  *
+ * A ring buffer that only grows (by doubling): a link that empties and refills its queue
+ * thousands of times a second must not reallocate it each time.
+ *
  * @module
  */
 
@@ -18,68 +21,73 @@ export interface QueuedMessage {
   readonly reserveBytes: number;
 }
 
+const INITIAL_CAPACITY = 1024;
+
 /** FIFO of queued messages with removal of expired entries. */
 export class OutboundQueue {
-  #items: Array<QueuedMessage | undefined> = [];
+  #items: Array<QueuedMessage | undefined> = new Array(INITIAL_CAPACITY);
   #head = 0;
+  #length = 0;
 
   /** Messages queued. */
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#length;
   }
 
   /** Appends at the tail. */
   push(item: QueuedMessage): void {
-    this.#items.push(item);
+    if (this.#length === this.#items.length) this.#grow();
+    this.#items[(this.#head + this.#length) & (this.#items.length - 1)] = item;
+    this.#length++;
   }
 
   /** The head, without removing it. */
   peek(): QueuedMessage | undefined {
-    return this.#items[this.#head];
+    return this.#length === 0 ? undefined : this.#items[this.#head];
   }
 
   /** Removes and returns the head. */
   shift(): QueuedMessage | undefined {
-    if (this.#head >= this.#items.length) return undefined;
+    if (this.#length === 0) return undefined;
     const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    if (this.#head === this.#items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head > 4096 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
+    this.#items[this.#head] = undefined;
+    this.#head = (this.#head + 1) & (this.#items.length - 1);
+    this.#length--;
     return item;
   }
 
   /** Puts `item` back at the head (a frame it did not fit in). */
   unshift(item: QueuedMessage): void {
-    if (this.#head > 0) this.#items[--this.#head] = item;
-    else this.#items.unshift(item);
+    if (this.#length === this.#items.length) this.#grow();
+    this.#head = (this.#head - 1) & (this.#items.length - 1);
+    this.#items[this.#head] = item;
+    this.#length++;
   }
 
   /** Removes every message expired at `nowMs` and returns them, keeping the order of the rest. */
   removeExpired(nowMs: number): QueuedMessage[] {
     const expired: QueuedMessage[] = [];
-    const kept: Array<QueuedMessage | undefined> = [];
-    for (let i = this.#head; i < this.#items.length; i++) {
-      const item = this.#items[i]!;
+    const kept: QueuedMessage[] = [];
+    for (let item = this.shift(); item !== undefined; item = this.shift()) {
       if (item.message.expiresAtMs <= nowMs) expired.push(item);
       else kept.push(item);
     }
-    if (expired.length > 0) {
-      this.#items = kept;
-      this.#head = 0;
-    }
+    for (const item of kept) this.push(item);
     return expired;
   }
 
   /** Removes and returns every message. */
   drain(): QueuedMessage[] {
-    const all = this.#items.slice(this.#head) as QueuedMessage[];
-    this.#items = [];
-    this.#head = 0;
+    const all: QueuedMessage[] = [];
+    for (let item = this.shift(); item !== undefined; item = this.shift()) all.push(item);
     return all;
+  }
+
+  #grow(): void {
+    const old = this.#items;
+    const grown: Array<QueuedMessage | undefined> = new Array(old.length * 2);
+    for (let i = 0; i < this.#length; i++) grown[i] = old[(this.#head + i) & (old.length - 1)];
+    this.#items = grown;
+    this.#head = 0;
   }
 }
