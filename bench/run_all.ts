@@ -6,8 +6,9 @@
 const benches = ["wire_bench.ts", "link_bench.ts"];
 for (const bench of benches) {
   console.log(`\n== ${bench}`);
+  const args = ["run", "-A", new URL(`./${bench}`, import.meta.url).pathname, ...Deno.args];
   const { code } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(`./${bench}`, import.meta.url).pathname, ...Deno.args],
+    args,
     stdout: "inherit",
     stderr: "inherit",
   }).output();

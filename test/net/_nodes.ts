@@ -5,6 +5,8 @@ import type { MessagingConfig } from "../../src/net/messaging_config.ts";
 import { MessagingService } from "../../src/net/messaging_service.ts";
 import { TcpTransport } from "../../src/net/tcp_transport.ts";
 import type { InetAddressAndPort } from "../../src/wire/inet_address.ts";
+import type { PayloadSerializer } from "../../src/wire/payload_serializer.ts";
+import type { Verb } from "../../src/wire/verb.ts";
 import { createVerbRegistry, ECHO_REQ, type VerbRegistry } from "../../src/wire/verbs.ts";
 
 /** Options of one test node. */
@@ -70,4 +72,43 @@ export async function echo(from: TestNode, to: TestNode): Promise<number> {
   const start = clock.monotonicNs();
   await from.service.sendWithCallback(from.service.createMessage(ECHO_REQ, undefined), to.address);
   return (clock.monotonicNs() - start) / 1e6;
+}
+
+/** Two started nodes (127.0.0.1 → 127.0.0.2) that both know one custom verb. */
+export interface NodePair<T> {
+  readonly a: TestNode;
+  readonly b: TestNode;
+  /** The verb as registered at A (to send). */
+  readonly verbA: Verb<T>;
+  /** The verb as registered at B (to handle). */
+  readonly verbB: Verb<T>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts two nodes sharing the custom verb `name`; `options` apply per side. */
+export async function startPair<T>(
+  name: string,
+  serializer: PayloadSerializer<T>,
+  options: { a?: TestNodeOptions; b?: TestNodeOptions; timeoutMs?: number } = {},
+): Promise<NodePair<T>> {
+  const verbsA = createVerbRegistry();
+  const verbsB = createVerbRegistry();
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const verbA = verbsA.registerCustom(name, 1, timeoutMs, serializer);
+  const verbB = verbsB.registerCustom(name, 1, timeoutMs, serializer);
+  const a = await startNode({ host: "127.0.0.1", ...options.a, verbs: verbsA });
+  let b: TestNode;
+  try {
+    b = await startNode({ host: "127.0.0.2", ...options.b, verbs: verbsB });
+  } catch (error) {
+    await closeAll(a);
+    throw error;
+  }
+  return {
+    a,
+    b,
+    verbA,
+    verbB,
+    [Symbol.asyncDispose]: () => closeAll(a, b),
+  };
 }
