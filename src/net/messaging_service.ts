@@ -11,7 +11,7 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { ManualClock, SystemClock } from "../clock.ts";
+ * import { SystemClock } from "../clock.ts";
  * import { MessagingService } from "./messaging_service.ts";
  * import { MemoryNetwork } from "./memory_transport.ts";
  * import { createVerbRegistry, ECHO_REQ, ECHO_RSP } from "../wire/verbs.ts";
@@ -61,7 +61,7 @@ import { CapacitySignal, ReceiveCapacity } from "./receive_capacity.ts";
 import { RequestCallbacks } from "./request_callbacks.ts";
 import { EndpointAndGlobalReserve, ResourceLimit } from "./resource_limit.ts";
 import type { StageName } from "./stage.ts";
-import type { Listener, Transport } from "./transport.ts";
+import type { Connection, Listener, Transport } from "./transport.ts";
 import { VerbDispatcher, type VerbHandler } from "./verb_dispatcher.ts";
 
 export type { VerbHandler } from "./verb_dispatcher.ts";
@@ -506,7 +506,7 @@ export class MessagingService {
     }
   }
 
-  async #serveInbound(connection: import("./transport.ts").Connection): Promise<void> {
+  async #serveInbound(connection: Connection): Promise<void> {
     let accepted;
     try {
       accepted = await acceptHandshake({
