@@ -21,6 +21,7 @@ import type { InetAddressAndPort } from "../src/wire/inet_address.ts";
 import { messageSerializedSize } from "../src/wire/message_codec.ts";
 import { ECHO_REQ } from "../src/wire/verbs.ts";
 import { testVerbRegistry } from "../test/net/_messaging_node.ts";
+import { spawnReady } from "../test/_child_process.ts";
 import { setImmediate } from "node:timers";
 
 const quick = Deno.args.includes("--quick");
@@ -55,40 +56,13 @@ async function hasTaskset(): Promise<boolean> {
 }
 const pin = await hasTaskset();
 
-/** Starts a child process and reads its first line as JSON. */
-async function spawnJsonLine(args: string[], cpu: number) {
-  const child = new Deno.Command(pin ? "taskset" : Deno.execPath(), {
-    args: pin ? ["-c", String(cpu), Deno.execPath(), ...args] : args,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  while (!buffered.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`child ${args.join(" ")} exited early`);
-    buffered += value;
-  }
-  const first = JSON.parse(buffered.slice(0, buffered.indexOf("\n")));
-  const writer = child.stdin.getWriter();
-  return {
-    first,
-    rest: async (): Promise<string> => {
-      let text = buffered.slice(buffered.indexOf("\n") + 1);
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += value;
-      }
-      return text;
-    },
-    async stop() {
-      await writer.close().catch(() => {});
-      await child.status;
-      await reader.cancel().catch(() => {});
-    },
-  };
+/** Starts a child process (pinned to `cpu` when possible) and reads its first JSON line. */
+function spawnJsonLine(args: string[], cpu: number) {
+  // deno-lint-ignore no-explicit-any
+  return spawnReady<any>(
+    pin ? "taskset" : Deno.execPath(),
+    pin ? ["-c", String(cpu), Deno.execPath(), ...args] : args,
+  );
 }
 
 /**

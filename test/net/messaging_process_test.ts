@@ -7,6 +7,7 @@ import { TcpTransport } from "../../src/net/tcp_transport.ts";
 import type { InetAddressAndPort } from "../../src/wire/inet_address.ts";
 import { ECHO_REQ } from "../../src/wire/verbs.ts";
 import { testVerbRegistry } from "./_messaging_node.ts";
+import { spawnReady } from "../_child_process.ts";
 
 /** A node process; closing its stdin stops it. */
 export interface NodeProcess {
@@ -16,39 +17,17 @@ export interface NodeProcess {
 
 /** Starts `_messaging_node.ts` in a child process on `host`. */
 export async function spawnNode(host: string, maxVersion = 12): Promise<NodeProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4",
-      "--allow-read",
-      "--allow-env",
-      new URL("./_messaging_node.ts", import.meta.url).pathname,
-      host,
-      "0",
-      String(maxVersion),
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  while (!buffered.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("node process exited before listening");
-    buffered += value;
-  }
-  const address = JSON.parse(buffered.slice(0, buffered.indexOf("\n"))) as InetAddressAndPort;
-  const writer = child.stdin.getWriter();
-  return {
-    address,
-    async stop() {
-      await writer.close();
-      await child.status;
-      // Cancelling the decoded stream cancels the child's stdout under it.
-      await reader.cancel();
-    },
-  };
+  const child = await spawnReady<InetAddressAndPort>(Deno.execPath(), [
+    "run",
+    "--allow-net=127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4",
+    "--allow-read",
+    "--allow-env",
+    new URL("./_messaging_node.ts", import.meta.url).pathname,
+    host,
+    "0",
+    String(maxVersion),
+  ]);
+  return { address: child.first, stop: () => child.stop() };
 }
 
 Deno.test("three nodes in three processes reach each other", async () => {
