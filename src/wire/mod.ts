@@ -25,6 +25,7 @@ export * from "./lz4.ts";
 export * from "./message.ts";
 export * from "./message_codec.ts";
 export * from "./message_header.ts";
+export * from "./message_params.ts";
 export * from "./payload_serializer.ts";
 export * from "./payload_serializers.ts";
 export * from "./repair_payloads.ts";
