@@ -46,22 +46,15 @@ import { RequestFailureReason } from "../wire/payload_serializers.ts";
 import type { Verb } from "../wire/verb.ts";
 import { FAILURE_RSP, type VerbRegistry } from "../wire/verbs.ts";
 import { SendFailedError, ServiceClosedError } from "./errors.ts";
-import { acceptHandshake } from "./handshake_acceptor.ts";
 import { initiateHandshake } from "./handshake_initiator.ts";
-import { InboundLink } from "./inbound_link.ts";
-import {
-  InboundMetrics,
-  type InboundRow,
-  OutboundMetrics,
-  type OutboundRow,
-} from "./link_metrics.ts";
+import { InboundServer } from "./inbound_server.ts";
+import { type InboundRow, OutboundMetrics, type OutboundRow } from "./link_metrics.ts";
 import { type MessagingConfig, resolveMessagingConfig } from "./messaging_config.ts";
 import { type EstablishedConnection, type LinkType, OutboundLink } from "./outbound_link.ts";
-import { CapacitySignal, ReceiveCapacity } from "./receive_capacity.ts";
 import { RequestCallbacks } from "./request_callbacks.ts";
 import { EndpointAndGlobalReserve, ResourceLimit } from "./resource_limit.ts";
 import type { StageName } from "./stage.ts";
-import type { Connection, Listener, Transport } from "./transport.ts";
+import type { Listener, Transport } from "./transport.ts";
 import { VerbDispatcher, type VerbHandler } from "./verb_dispatcher.ts";
 
 export type { VerbHandler } from "./verb_dispatcher.ts";
@@ -101,12 +94,6 @@ interface PeerOutbound {
   readonly metrics: Record<LinkType, OutboundMetrics>;
 }
 
-interface PeerInbound {
-  readonly metrics: InboundMetrics;
-  readonly reserve: EndpointAndGlobalReserve;
-  readonly links: Set<InboundLink>;
-}
-
 const LINK_TYPES: readonly LinkType[] = ["urgent", "small", "large"];
 const MAX_MESSAGE_ID = 0x7fff_ffff;
 
@@ -122,13 +109,10 @@ export class MessagingService {
   readonly #callbacks: RequestCallbacks;
   readonly #dispatcher: VerbDispatcher;
   readonly #outbound = new Map<string, PeerOutbound>();
-  readonly #inbound = new Map<string, PeerInbound>();
+  readonly #inbound: InboundServer;
   readonly #peerVersions = new Map<string, number>();
   readonly #sendGlobal: ResourceLimit;
-  readonly #receiveGlobal: ResourceLimit;
-  readonly #capacitySignal = new CapacitySignal();
   #listener: Listener | undefined;
-  #acceptLoop: Promise<void> | undefined;
   #nextId = 1;
   #localKey: string;
   /** `host:port` of peer address objects seen, so hot sends do not format strings. */
@@ -149,13 +133,35 @@ export class MessagingService {
     this.#encodeOptions = { from: options.localAddress };
     this.#callbacks = new RequestCallbacks(options.clock);
     this.#sendGlobal = new ResourceLimit(this.config.sendQueueReserveGlobalCapacityBytes);
-    this.#receiveGlobal = new ResourceLimit(this.config.receiveQueueReserveGlobalCapacityBytes);
     this.#dispatcher = new VerbDispatcher({
       clock: options.clock,
       verbs: options.verbs,
       callbacks: this.#callbacks,
       stageQueueCapacityMessages: this.config.stageQueueCapacityMessages,
       respondWithFailure: (request, to, reason) => this.respondWithFailure(request, to, reason),
+      onError: (error) => this.#reportError(error),
+    });
+    this.#inbound = new InboundServer({
+      localAddress: () => this.localAddress,
+      clock: options.clock,
+      config: this.config,
+      verbs: options.verbs,
+      onPeerVersion: (peerKey, version) => this.#peerVersions.set(peerKey, version),
+      deliver: (message, from, peerKey, sizeBytes, metrics, release) =>
+        this.#dispatcher.deliver(message, from, peerKey, sizeBytes, metrics, release, true),
+      respondFailure: (id, from, reason, expiresAtMs) =>
+        this.send(
+          {
+            id,
+            verb: FAILURE_RSP,
+            createdAtMs: this.#clock.nowMs(),
+            expiresAtMs,
+            flags: 0,
+            params: undefined,
+            payload: reason as RequestFailureReason,
+          },
+          from,
+        ),
       onError: (error) => this.#reportError(error),
     });
   }
@@ -167,7 +173,7 @@ export class MessagingService {
     this.localAddress = this.#listener.address;
     this.#localKey = formatInetAddress(this.localAddress);
     this.#encodeOptions = { from: this.localAddress };
-    this.#acceptLoop = this.#accept(this.#listener);
+    this.#inbound.start(this.#listener);
   }
 
   /**
@@ -178,13 +184,12 @@ export class MessagingService {
     if (this.#closed) return;
     this.#closed = true;
     this.#listener?.close();
-    await this.#acceptLoop;
     await Promise.all(
       [...this.#outbound.values()].flatMap((peer) =>
         LINK_TYPES.map((t) => peer.links[t].close(true))
       ),
     );
-    for (const peer of this.#inbound.values()) for (const link of peer.links) link.close();
+    await this.#inbound.close();
     await this.#dispatcher.close();
     this.#callbacks.close();
   }
@@ -373,9 +378,7 @@ export class MessagingService {
 
   /** `internode_inbound`: one row per peer that has connected to us. */
   inboundMetrics(): Map<string, InboundRow> {
-    const rows = new Map<string, InboundRow>();
-    for (const [peerKey, peer] of this.#inbound) rows.set(peerKey, peer.metrics.toRow());
-    return rows;
+    return this.#inbound.metrics();
   }
 
   /** `internode_outbound`: one row per peer we have sent to, summed over its three links. */
@@ -489,108 +492,6 @@ export class MessagingService {
   /** A message will not be sent: fail its callback, if it has one. */
   #dropped(message: Message, peer: InetAddressAndPort, error: Error): void {
     this.#callbacks.take(message.id, this.#keyOf(peer))?.onFailure(error);
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Inbound
-
-  async #accept(listener: Listener): Promise<void> {
-    for (;;) {
-      const connection = await listener.accept();
-      if (connection === null) return;
-      if (this.#closed) {
-        connection.close();
-        continue;
-      }
-      this.#serveInbound(connection);
-    }
-  }
-
-  async #serveInbound(connection: Connection): Promise<void> {
-    let accepted;
-    try {
-      accepted = await acceptHandshake({
-        connection,
-        minVersion: this.config.minVersion,
-        maxVersion: this.config.maxVersion,
-        localAddress: this.localAddress,
-        clock: this.#clock,
-        timeoutMs: this.config.handshakeTimeoutMs,
-      });
-    } catch (error) {
-      connection.close();
-      this.#reportError(error);
-      return;
-    }
-    if (accepted.streaming || this.#closed) {
-      // Streaming connections belong to the streaming service (a later layer).
-      connection.close();
-      return;
-    }
-    const peer = accepted.from;
-    const peerKey = formatInetAddress(peer);
-    this.#peerVersions.set(peerKey, accepted.peerMaxVersion);
-    const inbound = this.#peerInbound(peerKey);
-    const link = new InboundLink({
-      connection,
-      peer,
-      version: accepted.version,
-      framing: accepted.framing,
-      leftover: accepted.leftover,
-      clock: this.#clock,
-      config: this.config,
-      verbs: this.#verbs,
-      capacity: new ReceiveCapacity(
-        this.config.receiveQueueCapacityBytes,
-        inbound.reserve,
-        this.#capacitySignal,
-      ),
-      metrics: inbound.metrics,
-      hooks: {
-        deliver: (message, from, sizeBytes, release) =>
-          this.#dispatcher.deliver(
-            message,
-            from,
-            peerKey,
-            sizeBytes,
-            inbound.metrics,
-            release,
-            true,
-          ),
-        respondFailure: (id, from, reason, expiresAtMs) =>
-          this.send(
-            {
-              id,
-              verb: FAILURE_RSP,
-              createdAtMs: this.#clock.nowMs(),
-              expiresAtMs,
-              flags: 0,
-              params: undefined,
-              payload: reason as RequestFailureReason,
-            },
-            from,
-          ),
-        onClosed: (closed) => inbound.links.delete(closed),
-      },
-    });
-    inbound.links.add(link);
-    await link.run();
-  }
-
-  #peerInbound(peerKey: string): PeerInbound {
-    let inbound = this.#inbound.get(peerKey);
-    if (inbound === undefined) {
-      inbound = {
-        metrics: new InboundMetrics(),
-        reserve: new EndpointAndGlobalReserve(
-          new ResourceLimit(this.config.receiveQueueReserveEndpointCapacityBytes),
-          this.#receiveGlobal,
-        ),
-        links: new Set(),
-      };
-      this.#inbound.set(peerKey, inbound);
-    }
-    return inbound;
   }
 
   #reportError(error: unknown): void {

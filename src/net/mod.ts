@@ -10,6 +10,7 @@ export * from "./errors.ts";
 export * from "./handshake_acceptor.ts";
 export * from "./handshake_initiator.ts";
 export * from "./inbound_link.ts";
+export * from "./inbound_server.ts";
 export * from "./link_metrics.ts";
 export * from "./memory_transport.ts";
 export * from "./messaging_config.ts";
