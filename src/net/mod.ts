@@ -15,6 +15,7 @@ export * from "./link_metrics.ts";
 export * from "./memory_transport.ts";
 export * from "./messaging_config.ts";
 export * from "./messaging_service.ts";
+export * from "./outbound_frame_builder.ts";
 export * from "./outbound_link.ts";
 export * from "./outbound_queue.ts";
 export * from "./receive_capacity.ts";

@@ -14,12 +14,8 @@
  */
 
 import type { Clock, Timer } from "../clock.ts";
-import { ByteWriter } from "../wire/byte_writer.ts";
-import { type FrameEncoder, frameEncoderFor, type FramingKind } from "../wire/frame_encoder.ts";
-import type { InetAddressAndPort } from "../wire/inet_address.ts";
-import { formatInetAddress } from "../wire/inet_address.ts";
-import { VERSION_12 } from "../wire/message.ts";
-import { messageSerializedSize, writeMessage } from "../wire/message_codec.ts";
+import type { FramingKind } from "../wire/frame_encoder.ts";
+import { formatInetAddress, type InetAddressAndPort } from "../wire/inet_address.ts";
 import {
   ConnectionClosedError,
   MessageExpiredError,
@@ -28,13 +24,11 @@ import {
 } from "./errors.ts";
 import type { OutboundMetrics } from "./link_metrics.ts";
 import type { MessagingConfig } from "./messaging_config.ts";
+import { type FrameSource, OutboundFrameBuilder } from "./outbound_frame_builder.ts";
 import { OutboundQueue, type QueuedMessage } from "./outbound_queue.ts";
 import type { EndpointAndGlobalReserve } from "./resource_limit.ts";
 import type { Connection } from "./transport.ts";
 import type { Message } from "../wire/message.ts";
-
-/** Largest buffer a large link keeps for reuse between messages: 4 MiB. */
-export const REUSED_LARGE_BUFFER_BYTES_MAX = 4 * 1024 * 1024;
 
 /** The three links of a peer. */
 export type LinkType = "urgent" | "small" | "large";
@@ -108,10 +102,8 @@ export class OutboundLink {
   #flushing = false;
   #flushScheduled = false;
   #reconnectRequested = false;
-  #frameBuffer: Uint8Array | undefined;
-  /** Large link: reused serialization and framing buffers (one write in flight at a time). */
-  #largeScratch: Uint8Array | undefined;
-  #largeOut: Uint8Array | undefined;
+  readonly #builder: OutboundFrameBuilder;
+  readonly #source: FrameSource;
   #draining: Array<() => void> = [];
   readonly #batch: QueuedMessage[] = [];
 
@@ -126,6 +118,13 @@ export class OutboundLink {
     this.#metrics = options.metrics;
     this.#hooks = options.hooks;
     this.#retryDelayMs = options.config.reconnectDelayMsMin;
+    this.#builder = new OutboundFrameBuilder(options.type, options.config, options.localAddress);
+    this.#source = {
+      nowMs: () => this.#clock.nowMs(),
+      next: (nowMs) => this.#nextLive(nowMs),
+      putBack: (item) => this.#queue.unshift(item),
+      fail: (item, error) => this.#fail(item, error),
+    };
   }
 
   /** Messages waiting to be written. */
@@ -378,11 +377,7 @@ export class OutboundLink {
     // One write in flight: the batch array is reused from frame to frame.
     const batch = this.#batch;
     batch.length = 0;
-    const chunks = established.version >= VERSION_12
-      ? (this.type === "large"
-        ? this.#largeFrames(established, batch)
-        : this.#packFrame(established, batch))
-      : this.#legacyBatch(established, batch);
+    const chunks = this.#builder.build(established, this.#source, batch);
     if (chunks.length === 0) return true;
     try {
       for (const chunk of chunks) await this.#writeWithTimeout(established.connection, chunk);
@@ -403,159 +398,13 @@ export class OutboundLink {
     return true;
   }
 
-  /** Takes the next queued message that has not expired. */
-  #nextLive(): QueuedMessage | undefined {
-    const nowMs = this.#clock.nowMs();
+  /** Takes the next queued message that has not expired at `nowMs`; drops expired ones. */
+  #nextLive(nowMs: number): QueuedMessage | undefined {
     for (let item = this.#queue.shift(); item !== undefined; item = this.#queue.shift()) {
       if (item.message.expiresAtMs > nowMs) return item;
       this.#expire(item);
     }
     return undefined;
-  }
-
-  /** Packs as many whole messages as fit into one self-contained frame. */
-  #packFrame(established: EstablishedConnection, batch: QueuedMessage[]): Uint8Array[] {
-    const encoder = frameEncoderFor(established.framing);
-    const capacity = this.#config.smallFramePayloadBytes;
-    const buffer = this.#frameBuffer ??= new Uint8Array(
-      encoder.headerLength + capacity + encoder.trailerLength,
-    );
-    const out = new ByteWriter(buffer, encoder.headerLength, encoder.headerLength + capacity);
-    for (let item = this.#nextLive(); item !== undefined; item = this.#nextLive()) {
-      const size = this.#sizeAt(item, established.version);
-      if (size < 0) continue;
-      if (out.pos - encoder.headerLength + size > capacity) {
-        if (batch.length === 0) {
-          // Only a message over the large threshold can miss an empty frame: routed wrongly.
-          this.#fail(
-            item,
-            new SendFailedError(
-              `Cannot send ${item.message.verb.name}: ${size} bytes exceed a small frame`,
-            ),
-          );
-          continue;
-        }
-        this.#queue.unshift(item);
-        break;
-      }
-      if (!this.#serialize(item, out, established.version)) continue;
-      batch.push(item);
-    }
-    if (batch.length === 0) return [];
-    return [seal(encoder, buffer, out.pos - encoder.headerLength, true)];
-  }
-
-  /**
-   * Serializes one message and cuts it into frames of the large-frame size, laid out in one
-   * buffer so the whole message goes out in a single write.
-   */
-  #largeFrames(established: EstablishedConnection, batch: QueuedMessage[]): Uint8Array[] {
-    const item = this.#nextLive();
-    if (item === undefined) return [];
-    const size = this.#sizeAt(item, established.version);
-    if (size < 0) return [];
-    const whole = new ByteWriter(this.#reusable("scratch", size), 0, size);
-    if (!this.#serialize(item, whole, established.version)) return [];
-    batch.push(item);
-    const encoder = frameEncoderFor(established.framing);
-    const pieceBytes = this.#config.largeFramePayloadBytes;
-    const selfContained = size <= pieceBytes;
-    if (encoder.kind === "lz4") {
-      // LZ4 frames have their own sizes: seal each piece on its own.
-      const frames: Uint8Array[] = [];
-      for (let offset = 0; offset < size; offset += pieceBytes) {
-        const piece = whole.buf.subarray(offset, Math.min(size, offset + pieceBytes));
-        const frame = new Uint8Array(encoder.headerLength + piece.length + encoder.trailerLength);
-        frame.set(piece, encoder.headerLength);
-        frames.push(seal(encoder, frame, piece.length, selfContained));
-      }
-      return frames;
-    }
-    const overhead = encoder.headerLength + encoder.trailerLength;
-    const pieces = Math.ceil(size / pieceBytes);
-    const out = this.#reusable("out", size + pieces * overhead);
-    let at = 0;
-    for (let offset = 0; offset < size; offset += pieceBytes) {
-      const length = Math.min(pieceBytes, size - offset);
-      out.set(whole.buf.subarray(offset, offset + length), at + encoder.headerLength);
-      at += seal(encoder, out.subarray(at), length, selfContained).length;
-    }
-    return [out.subarray(0, at)];
-  }
-
-  /**
-   * A buffer of at least `size` bytes, kept for the next large message when it is no larger
-   * than {@link REUSED_LARGE_BUFFER_BYTES_MAX}: fresh megabyte buffers per message cost more in
-   * allocation and garbage collection than the copies themselves.
-   */
-  #reusable(which: "scratch" | "out", size: number): Uint8Array {
-    const current = which === "scratch" ? this.#largeScratch : this.#largeOut;
-    if (current !== undefined && current.length >= size) return current;
-    const buffer = new Uint8Array(size);
-    if (size <= REUSED_LARGE_BUFFER_BYTES_MAX) {
-      if (which === "scratch") this.#largeScratch = buffer;
-      else this.#largeOut = buffer;
-    }
-    return buffer;
-  }
-
-  /** Version 11: messages back to back, up to the small-frame size per write. */
-  #legacyBatch(established: EstablishedConnection, batch: QueuedMessage[]): Uint8Array[] {
-    const capacity = this.#config.smallFramePayloadBytes;
-    const out = new ByteWriter(capacity, 0, this.#config.maxMessageSizeBytes + capacity);
-    for (let item = this.#nextLive(); item !== undefined; item = this.#nextLive()) {
-      const size = this.#sizeAt(item, established.version);
-      if (size < 0) continue;
-      if (batch.length > 0 && out.pos + size > capacity) {
-        this.#queue.unshift(item);
-        break;
-      }
-      if (!this.#serialize(item, out, established.version)) continue;
-      batch.push(item);
-      if (this.type === "large") break;
-    }
-    return batch.length === 0 ? [] : [out.toBytes()];
-  }
-
-  /** Size at the connection's version, or -1 after failing a message that cannot be sized. */
-  #sizeAt(item: QueuedMessage, version: number): number {
-    try {
-      const size = version === this.#config.maxVersion
-        ? item.sizeBytes
-        : messageSerializedSize(item.message, version, { from: this.#from });
-      if (size > this.#config.maxMessageSizeBytes) {
-        this.#fail(
-          item,
-          new SendFailedError(
-            `Cannot send ${item.message.verb.name}: ${size} bytes exceed the maximum message size`,
-          ),
-        );
-        return -1;
-      }
-      return size;
-    } catch (cause) {
-      this.#fail(
-        item,
-        new SendFailedError(`Cannot serialize ${item.message.verb.name}`, { cause }),
-      );
-      return -1;
-    }
-  }
-
-  /** Writes one message; on a serializer error rolls the writer back and fails the message. */
-  #serialize(item: QueuedMessage, out: ByteWriter, version: number): boolean {
-    const start = out.pos;
-    try {
-      writeMessage(item.message, out, version, { from: this.#from });
-      return true;
-    } catch (cause) {
-      out.pos = start;
-      this.#fail(
-        item,
-        new SendFailedError(`Cannot serialize ${item.message.verb.name}`, { cause }),
-      );
-      return false;
-    }
   }
 
   /** A write that does not finish within the application timeout closes the connection. */
@@ -596,8 +445,4 @@ export class OutboundLink {
     this.#draining = [];
     for (const resolve of waiters) resolve();
   }
-}
-
-function seal(encoder: FrameEncoder, buffer: Uint8Array, length: number, selfContained: boolean) {
-  return encoder.seal(buffer, length, selfContained);
 }
