@@ -22,6 +22,7 @@ import {
 } from "./payload_serializer.ts";
 import { Uuid } from "./uuid.ts";
 import { hex, toHex } from "./_test/hex.ts";
+import { assertPrefixesTruncated, roundTrip } from "./_test/payload_checks.ts";
 
 const VERSIONS = [11, 12] as const;
 const TABLE = Uuid.parse("00010203-0405-4607-8809-0a0b0c0d0e0f");
@@ -66,26 +67,6 @@ const hintArb: fc.Arbitrary<HintMessage> = fc.record({
   hostId: uuidArb,
   hint: fc.uint8Array({ maxLength: 200 }),
 });
-
-function roundTrip<T>(serializer: PayloadSerializer<T>, value: T, version: number): Uint8Array {
-  const bytes = serializePayload(serializer, value, version);
-  deepEqual(deserializePayload(serializer, bytes, version), value);
-  return bytes;
-}
-
-/** Row payloads hold no counts: every strict prefix is a TruncatedInputError. */
-function assertPrefixesTruncated<T>(
-  serializer: PayloadSerializer<T>,
-  bytes: Uint8Array,
-  version: number,
-): void {
-  for (let n = 0; n < bytes.length; n++) {
-    throws(
-      () => deserializePayload(serializer, bytes.subarray(0, n), version),
-      TruncatedInputError,
-    );
-  }
-}
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 

@@ -1,4 +1,4 @@
-import { deepEqual, equal, fail, ok, throws } from "node:assert/strict";
+import { deepEqual, equal, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { MalformedInputError, TruncatedInputError, WireError } from "./errors.ts";
 import {
@@ -16,25 +16,15 @@ import {
   type VersionedValue,
   versionedValueSerializer,
 } from "./gossip_payloads.ts";
-import { formatIpAddress, type InetAddressAndPort } from "./inet_address.ts";
 import {
   deserializePayload,
   type PayloadSerializer,
   serializePayload,
 } from "./payload_serializer.ts";
 import { hex, toHex } from "./_test/hex.ts";
+import { addressArb, assertPrefixesFail, roundTrip } from "./_test/payload_checks.ts";
 
 const VERSIONS = [11, 12] as const;
-
-/** Addresses in the form a version carries: version 11 has no port, so it reads back as 0. */
-function addressArb(version: number): fc.Arbitrary<InetAddressAndPort> {
-  const host = fc.oneof(
-    fc.uint8Array({ minLength: 4, maxLength: 4 }),
-    fc.uint8Array({ minLength: 16, maxLength: 16 }),
-  ).map(formatIpAddress);
-  const port = version >= 12 ? fc.integer({ min: 0, max: 65535 }) : fc.constant(0);
-  return fc.record({ host, port });
-}
 
 const int32Arb = fc.integer({ min: -0x80000000, max: 0x7fffffff });
 
@@ -78,33 +68,6 @@ function ackArb(version: number): fc.Arbitrary<GossipDigestAck> {
 
 function ack2Arb(version: number): fc.Arbitrary<GossipDigestAck2> {
   return fc.record({ endpointStates: entriesArb(version) });
-}
-
-function roundTrip<T>(serializer: PayloadSerializer<T>, value: T, version: number): Uint8Array {
-  const bytes = serializePayload(serializer, value, version);
-  deepEqual(deserializePayload(serializer, bytes, version), value);
-  return bytes;
-}
-
-/**
- * Every strict prefix fails with TruncatedInputError, or with the MalformedInputError of a count
- * that the cut-short input can no longer hold; never with a RangeError or anything else.
- */
-function assertPrefixesFail<T>(
-  serializer: PayloadSerializer<T>,
-  bytes: Uint8Array,
-  version: number,
-) {
-  for (let n = 0; n < bytes.length; n++) {
-    try {
-      deserializePayload(serializer, bytes.subarray(0, n), version);
-    } catch (error) {
-      const countError = error instanceof MalformedInputError && /a count of/.test(error.message);
-      ok(error instanceof TruncatedInputError || countError, `prefix ${n}: ${error}`);
-      continue;
-    }
-    fail(`prefix of ${n}/${bytes.length} bytes was accepted`);
-  }
 }
 
 Deno.test("gossipDigestSerializer matches hand-written bytes at both versions", () => {

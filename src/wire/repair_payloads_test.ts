@@ -1,7 +1,6 @@
-import { deepEqual, equal, fail, ok, throws } from "node:assert/strict";
+import { deepEqual, equal, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { MalformedInputError, TruncatedInputError, WireError } from "./errors.ts";
-import { formatIpAddress, type InetAddressAndPort } from "./inet_address.ts";
 import {
   deserializePayload,
   type PayloadSerializer,
@@ -24,6 +23,7 @@ import {
 } from "./repair_payloads.ts";
 import { Uuid } from "./uuid.ts";
 import { hex, toHex } from "./_test/hex.ts";
+import { addressArb, assertPrefixesFail, roundTrip } from "./_test/payload_checks.ts";
 
 const VERSIONS = [11, 12] as const;
 const SESSION = Uuid.parse("00000000-0000-4000-8000-0000000000aa");
@@ -35,16 +35,6 @@ const uuidArb = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Uuid.
 const tokenArb = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
 const rangeArb: fc.Arbitrary<TokenRange> = fc.record({ left: tokenArb, right: tokenArb });
 const rangesArb = fc.array(rangeArb, { maxLength: 5 });
-
-/** Addresses in the form a version carries: version 11 has no port, so it reads back as 0. */
-function addressArb(version: number): fc.Arbitrary<InetAddressAndPort> {
-  const host = fc.oneof(
-    fc.uint8Array({ minLength: 4, maxLength: 4 }),
-    fc.uint8Array({ minLength: 16, maxLength: 16 }),
-  ).map(formatIpAddress);
-  const port = version >= 12 ? fc.integer({ min: 0, max: 65535 }) : fc.constant(0);
-  return fc.record({ host, port });
-}
 
 const treeArb: fc.Arbitrary<ValidationTree> = fc.integer({ min: 0, max: 4 }).chain((depth) =>
   fc.record({
@@ -100,33 +90,6 @@ function syncResponseArb(version: number): fc.Arbitrary<SyncResponse> {
     rowsTransferred: fc.nat(),
     bytesTransferred: fc.maxSafeNat(),
   });
-}
-
-function roundTrip<T>(serializer: PayloadSerializer<T>, value: T, version: number): Uint8Array {
-  const bytes = serializePayload(serializer, value, version);
-  deepEqual(deserializePayload(serializer, bytes, version), value);
-  return bytes;
-}
-
-/**
- * Every strict prefix fails with TruncatedInputError, or with the MalformedInputError of a count
- * that the cut-short input can no longer hold; never with a RangeError or anything else.
- */
-function assertPrefixesFail<T>(
-  serializer: PayloadSerializer<T>,
-  bytes: Uint8Array,
-  version: number,
-): void {
-  for (let n = 0; n < bytes.length; n++) {
-    try {
-      deserializePayload(serializer, bytes.subarray(0, n), version);
-    } catch (error) {
-      const countError = error instanceof MalformedInputError && /a count of/.test(error.message);
-      ok(error instanceof TruncatedInputError || countError, `prefix ${n}: ${error}`);
-      continue;
-    }
-    fail(`prefix of ${n}/${bytes.length} bytes was accepted`);
-  }
 }
 
 Deno.test("validationRequestSerializer matches hand-written bytes in both directions", () => {

@@ -16,6 +16,7 @@ import {
 } from "./schema_payloads.ts";
 import { Uuid } from "./uuid.ts";
 import { hex, toHex } from "./_test/hex.ts";
+import { roundTrip } from "./_test/payload_checks.ts";
 
 const VERSIONS = [11, 12] as const;
 const ID = Uuid.parse("00010203-0405-4607-8809-0a0b0c0d0e0f");
@@ -42,12 +43,6 @@ const snapshotArb: fc.Arbitrary<SchemaSnapshot> = fc.record({
   version: uuidArb,
   tables: fc.uniqueArray(tableArb, { maxLength: 4, selector: (t) => t.id.toString() }),
 });
-
-function roundTrip<T>(serializer: PayloadSerializer<T>, value: T, version: number): Uint8Array {
-  const bytes = serializePayload(serializer, value, version);
-  deepEqual(deserializePayload(serializer, bytes, version), value);
-  return bytes;
-}
 
 const users: TableDefinition = {
   id: ID,
