@@ -134,6 +134,12 @@ export class FailureDetector {
     return this.phi(peer, nowMs) > this.phiConvictThreshold;
   }
 
+  /** Time since `peer`'s last heartbeat, ms; 0 for a peer never heard from. */
+  silenceMs(peer: string, nowMs: number): number {
+    const window = this.#windows.get(peer);
+    return window === undefined ? 0 : Math.max(0, nowMs - window.lastMs);
+  }
+
   /** Forgets `peer` (it restarted with a new generation, or left): its window starts anew. */
   remove(peer: string): void {
     this.#windows.delete(peer);

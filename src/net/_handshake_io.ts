@@ -8,7 +8,7 @@
 
 import type { Clock } from "../clock.ts";
 import { HandshakeError } from "../wire/errors.ts";
-import { ConnectionClosedError } from "./errors.ts";
+import { ClosedBeforeHandshakeError, ConnectionClosedError } from "./errors.ts";
 import type { Connection } from "./transport.ts";
 
 /** Most bytes a handshake message may take before it is refused. */
@@ -23,6 +23,7 @@ export class HandshakeReader {
   readonly #clock: Clock;
   readonly #deadlineMs: number;
   #buffered: Uint8Array = new Uint8Array(0);
+  #receivedAny = false;
 
   constructor(connection: Connection, clock: Clock, timeoutMs: number) {
     this.#connection = connection;
@@ -39,6 +40,7 @@ export class HandshakeReader {
    * Reads until `parse` yields a message.
    * @throws {HandshakeError} on timeout or when the message exceeds {@link MAX_HANDSHAKE_BYTES}
    * @throws {ConnectionClosedError} when the peer closes first
+   *   ({ClosedBeforeHandshakeError} when it closed without sending a byte)
    */
   async read<T>(parse: HandshakeParser<T>, what: string): Promise<T> {
     for (;;) {
@@ -52,8 +54,12 @@ export class HandshakeReader {
       }
       const chunk = await this.#readWithDeadline(what);
       if (chunk === null) {
-        throw new ConnectionClosedError(`Cannot read ${what}: the peer closed the connection`);
+        const message = `Cannot read ${what}: the peer closed the connection`;
+        throw this.#receivedAny
+          ? new ConnectionClosedError(message)
+          : new ClosedBeforeHandshakeError(message);
       }
+      this.#receivedAny = true;
       const joined = new Uint8Array(this.#buffered.length + chunk.length);
       joined.set(this.#buffered);
       joined.set(chunk, this.#buffered.length);

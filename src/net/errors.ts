@@ -18,6 +18,14 @@ export class ConnectionClosedError extends NetError {
   override name = "ConnectionClosedError";
 }
 
+/**
+ * A peer opened a connection and closed it before sending a byte: a liveness probe or a port
+ * check, not a failed handshake.
+ */
+export class ClosedBeforeHandshakeError extends ConnectionClosedError {
+  override name = "ClosedBeforeHandshakeError";
+}
+
 /** Nothing accepts connections at the address (the peer's process is gone). */
 export class ConnectionRefusedError extends NetError {
   override name = "ConnectionRefusedError";

@@ -10,6 +10,7 @@ import type { Clock } from "../clock.ts";
 import { formatInetAddress, type InetAddressAndPort } from "../wire/inet_address.ts";
 import type { Message } from "../wire/message.ts";
 import type { VerbLookup } from "../wire/verb.ts";
+import { ClosedBeforeHandshakeError } from "./errors.ts";
 import { acceptHandshake } from "./handshake_acceptor.ts";
 import { InboundLink } from "./inbound_link.ts";
 import { InboundMetrics, type InboundRow } from "./link_metrics.ts";
@@ -62,6 +63,8 @@ export class InboundServer {
   readonly #peers = new Map<string, PeerInbound>();
   readonly #global: ResourceLimit;
   readonly #capacitySignal = new CapacitySignal();
+  /** Connections closed by the peer before a byte of handshake (probes, port checks). */
+  probeConnections = 0;
   #acceptLoop: Promise<void> | undefined;
   #closed = false;
 
@@ -115,7 +118,9 @@ export class InboundServer {
       });
     } catch (error) {
       connection.close();
-      this.#options.onError(error);
+      // A bare connect-and-close is a liveness probe (ADR 0003) or a port check: count it.
+      if (error instanceof ClosedBeforeHandshakeError) this.probeConnections++;
+      else this.#options.onError(error);
       return;
     }
     if (accepted.streaming || this.#closed) {

@@ -187,6 +187,24 @@ export class MemoryNetwork {
     }
   }
 
+  /**
+   * The process on `host` died (`kill -9`): its listeners close, so connects are refused (the
+   * host still answers), and every connection with an end on it is reset.
+   */
+  crash(host: string): void {
+    for (const [key, listener] of [...this.#listeners]) {
+      if (listener.address.host === host) {
+        this.#listeners.delete(key);
+        listener.close();
+      }
+    }
+    for (const connection of [...this.#connections]) {
+      if (connection.localAddress.host === host || connection.remoteAddress.host === host) {
+        connection.reset();
+      }
+    }
+  }
+
   #resumeDelivery(): void {
     for (const connection of this.#connections) connection.resumeDelivery();
   }

@@ -77,6 +77,11 @@ export interface MessagingServiceOptions {
   readonly datacenterOf?: (peer: InetAddressAndPort) => string | undefined;
   /** Receives errors nothing else can report (a handler that threw with no one to answer). */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Test hook (Cassandra's outbound sink filters): a message to a peer for which this returns
+   * false is dropped silently, as if lost, before it is queued. Simulations use it for loss.
+   */
+  readonly outboundFilter?: (message: Message, peer: InetAddressAndPort) => boolean;
 }
 
 /** Options for building a message. */
@@ -232,6 +237,7 @@ export class MessagingService {
       return;
     }
     const peerKey = this.#keyOf(peer);
+    if (this.#options.outboundFilter?.(message, peer) === false) return;
     if (peerKey === this.#localKey) {
       this.#dispatcher.deliver(message, this.localAddress, this.#localKey, 0, undefined, noop);
       return;
