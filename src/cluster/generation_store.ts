@@ -45,7 +45,11 @@ export class MemoryGenerationStore implements GenerationStore {
 
   /** See {@link GenerationStore.next}. */
   next(nowSeconds: number): Promise<number> {
-    this.#stored = nextGeneration(this.#stored, nowSeconds);
+    try {
+      this.#stored = nextGeneration(this.#stored, nowSeconds);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return Promise.resolve(this.#stored);
   }
 }
@@ -93,6 +97,19 @@ export class FileGenerationStore implements GenerationStore {
       file.close();
     }
     await Deno.rename(temporary, this.#path);
+    await syncDirectoryOf(this.#path);
     return generation;
+  }
+}
+
+/** Fsyncs the directory holding `path`, so a rename into it survives a power loss. */
+async function syncDirectoryOf(path: string): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  const directory = slash <= 0 ? (slash === 0 ? "/" : ".") : path.slice(0, slash);
+  const handle = await Deno.open(directory, { read: true });
+  try {
+    await handle.sync();
+  } finally {
+    handle.close();
   }
 }

@@ -86,7 +86,7 @@ export const GOSSIP_CONFIG_DEFAULTS: GossipConfig = Object.freeze({
   maxDigestsPerSyn: 4096,
   maxStateBytesPerMessage: 1024 * 1024,
   livenessProbeAfterMs: 1000,
-  livenessProbeIntervalMs: 500,
+  livenessProbeIntervalMs: 250,
   livenessProbeTimeoutMs: 1000,
   livenessProbeRefusalsToConvict: 2,
 });

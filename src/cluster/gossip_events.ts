@@ -74,6 +74,8 @@ export class GossipMetrics {
   phiConvictions = 0;
   /** Convictions by refused connects (ADR 0003). */
   refusedConvictions = 0;
+  /** Endpoint states held back by the byte bound of one message (sent in a later round). */
+  deferredStates = 0;
   /** Remote states rejected (generation from the far future, endpoint limit reached). */
   rejectedStates = 0;
   /** Errors thrown by subscribers or probes. */

@@ -48,6 +48,12 @@ export interface KnownEndpoint {
   readonly record: EndpointStateRecord;
 }
 
+/** Counts what the byte bound held back (it is sent in a later round). */
+export interface ExchangeStats {
+  /** Endpoint states left out of a message for lack of room. */
+  deferredStates: number;
+}
+
 /** What to answer to a peer's digests. */
 export interface DigestExamination {
   /** Digests of the endpoints whose newer state we want (an ACK's digest list). */
@@ -93,9 +99,10 @@ export function examineDigests(
   known: ReadonlyMap<string, KnownEndpoint>,
   maxStateBytes: number,
   version: number,
+  stats?: ExchangeStats,
 ): DigestExamination {
   const requests: GossipDigest[] = [];
-  const budget = new StateBudget(maxStateBytes, version);
+  const budget = new StateBudget(maxStateBytes, version, stats);
   for (const digest of digests) {
     const local = known.get(formatInetAddress(digest.address));
     if (local === undefined) {
@@ -129,8 +136,9 @@ export function statesForDigests(
   known: ReadonlyMap<string, KnownEndpoint>,
   maxStateBytes: number,
   version: number,
+  stats?: ExchangeStats,
 ): EndpointStateEntry[] {
-  const budget = new StateBudget(maxStateBytes, version);
+  const budget = new StateBudget(maxStateBytes, version, stats);
   for (const digest of digests) {
     const local = known.get(formatInetAddress(digest.address));
     if (local === undefined) continue;
@@ -145,8 +153,9 @@ export function allStates(
   known: ReadonlyMap<string, KnownEndpoint>,
   maxStateBytes: number,
   version: number,
+  stats?: ExchangeStats,
 ): EndpointStateEntry[] {
-  const budget = new StateBudget(maxStateBytes, version);
+  const budget = new StateBudget(maxStateBytes, version, stats);
   for (const endpoint of known.values()) {
     budget.offer(endpoint.address, endpoint.record.newerThan(-1));
   }
@@ -158,17 +167,22 @@ class StateBudget {
   readonly entries: EndpointStateEntry[] = [];
   #remainingBytes: number;
   readonly #version: number;
+  readonly #stats: ExchangeStats | undefined;
 
-  constructor(maxBytes: number, version: number) {
+  constructor(maxBytes: number, version: number, stats: ExchangeStats | undefined) {
     this.#remainingBytes = maxBytes - 4;
     this.#version = version;
+    this.#stats = stats;
   }
 
   offer(address: InetAddressAndPort, state: EndpointState | undefined): void {
     if (state === undefined) return;
     const size = inetAddressSize(address, this.#version) +
       endpointStateSerializer.serializedSize(state, this.#version);
-    if (size > this.#remainingBytes) return;
+    if (size > this.#remainingBytes) {
+      if (this.#stats !== undefined) this.#stats.deferredStates++;
+      return;
+    }
     this.#remainingBytes -= size;
     this.entries.push({ address, state });
   }

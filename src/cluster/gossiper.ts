@@ -162,6 +162,7 @@ export class Gossiper {
   #roundTimer: Timer | undefined;
   #probeTimer: Timer | undefined;
   #closed = false;
+  #unsubscribeLinks: (() => void) | undefined;
 
   constructor(options: GossiperOptions) {
     this.#options = options;
@@ -215,6 +216,17 @@ export class Gossiper {
       throw new RangeError(`Cannot gossip application state ${ordinal}: value too long`);
     }
     const local = this.#local;
+    let totalChars = value.length;
+    const states = local?.states ??
+      new Map([...this.#pendingLocalStates].map(([o, v]) => [o, { value: v, version: 0 }]));
+    for (const [other, state] of states) if (other !== ordinal) totalChars += state.value.length;
+    // Every state must fit in one message's byte bound (UTF-8 takes up to 3 bytes a char).
+    if (3 * totalChars + 1024 > this.config.maxStateBytesPerMessage) {
+      throw new RangeError(
+        `Cannot gossip application state ${ordinal}: this node's states would exceed ` +
+          `maxStateBytesPerMessage (${this.config.maxStateBytesPerMessage} bytes)`,
+      );
+    }
     if (local === undefined) {
       this.#pendingLocalStates.set(ordinal, value);
       return;
@@ -235,6 +247,9 @@ export class Gossiper {
     const generation = await this.#options.generationStore.next(nowSeconds);
     this.#localKey = formatInetAddress(this.localAddress);
     this.#registerHandlers();
+    this.#unsubscribeLinks = this.#messaging.onConnectionLost((peer) =>
+      this.#onConnectionLost(peer)
+    );
     const otherSeeds = this.config.seeds.filter((s) => formatInetAddress(s) !== this.#localKey);
     if (this.config.shadowRound && otherSeeds.length > 0) {
       this.#shadow = new ShadowRound({
@@ -281,6 +296,7 @@ export class Gossiper {
     this.#shadow?.cancel();
     this.#roundTimer?.cancel();
     this.#probeTimer?.cancel();
+    this.#unsubscribeLinks?.();
     if (this.#local !== undefined) {
       this.setLocalState(ApplicationState.STATUS_WITH_PORT, "shutdown,true");
       for (const endpoint of this.#liveEndpoints()) {
@@ -463,12 +479,26 @@ export class Gossiper {
     for (const [key, endpoint] of this.#endpoints) {
       const record = endpoint.record;
       if (key === this.#localKey || !record.alive || this.#prober.inFlight(key)) continue;
-      if (this.#detector.silenceMs(key, nowMs) < this.config.livenessProbeAfterMs) continue;
-      this.#prober.probe(
-        { key, address: endpoint.address, heartbeat: record.heartbeatVersion },
-        () => this.#endpoints.get(key)?.record.heartbeatVersion,
-      ).catch((error) => this.#reportError(error));
+      if (
+        !this.#prober.isSuspect(key, nowMs) &&
+        this.#detector.silenceMs(key, nowMs) < this.config.livenessProbeAfterMs
+      ) continue;
+      this.#probe(key, endpoint);
     }
+  }
+
+  #probe(key: string, endpoint: KnownEndpoint): void {
+    this.#prober.probe({ key, address: endpoint.address })
+      .catch((error) => this.#reportError(error));
+  }
+
+  /** A link to `peer` broke: if we think it alive, ask at once whether it still listens. */
+  #onConnectionLost(peer: InetAddressAndPort): void {
+    const key = formatInetAddress(peer);
+    const endpoint = this.#endpoints.get(key);
+    if (endpoint === undefined || !endpoint.record.alive || this.#closed) return;
+    this.#prober.suspect(key, this.#monotonicMs() + this.config.livenessProbeAfterMs);
+    if (!this.#prober.inFlight(key)) this.#probe(key, endpoint);
   }
 
   #convict(key: string, reason: "phi" | "refused"): void {
@@ -518,6 +548,7 @@ export class Gossiper {
         this.#endpoints,
         this.config.maxStateBytesPerMessage,
         version,
+        this.metrics,
       );
       this.#sendAck(from, { digests: [], endpointStates });
       return;
@@ -527,6 +558,7 @@ export class Gossiper {
       this.#endpoints,
       this.config.maxStateBytesPerMessage,
       version,
+      this.metrics,
     );
     this.#sendAck(from, { digests: examination.requests, endpointStates: examination.states });
   }
@@ -551,6 +583,7 @@ export class Gossiper {
       this.#endpoints,
       this.config.maxStateBytesPerMessage,
       this.#peerVersion(from),
+      this.metrics,
     );
     if (endpointStates.length === 0) return;
     const ack2: GossipDigestAck2 = { endpointStates };
@@ -663,7 +696,6 @@ export class Gossiper {
     if (remote.heartbeat.version > record.heartbeatVersion) {
       record.heartbeatVersion = remote.heartbeat.version;
       this.#detector.report(key, this.#monotonicMs());
-      this.#prober.forget(key);
     }
     const changed: Array<[number, string]> = [];
     for (const [ordinal, value] of remote.applicationStates) {

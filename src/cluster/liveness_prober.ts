@@ -3,8 +3,8 @@
  * silence at 1 s heartbeats to convict, because silence alone cannot tell a dead process from a
  * slow or partitioned one. A refused TCP connect can: the peer's host answered, and nothing
  * listens on the peer's port. So a live peer that has been silent for a while is probed with a
- * bare connect; after `refusalsToConvict` refusals in a row, with no newer heartbeat in between,
- * it is convicted. A connect that is accepted (a stalled process still has its listening socket)
+ * bare connect, and so is a peer whose connection just broke; after `refusalsToConvict` refusals
+ * in a row it is convicted. A connect that is accepted (a stalled process still has its listening socket)
  * or that gets no answer (a hung host, a partition) proves nothing and leaves the verdict to phi.
  *
  * @example
@@ -17,10 +17,10 @@
  *   refusalsToConvict: 2,
  *   onConvict: (key) => convicted.push(key),
  * });
- * const peer = { key: "10.0.0.2:7000", address: { host: "10.0.0.2", port: 7000 }, heartbeat: 7 };
- * await prober.probe(peer, () => 7);
+ * const peer = { key: "10.0.0.2:7000", address: { host: "10.0.0.2", port: 7000 } };
+ * await prober.probe(peer);
  * assert.deepEqual(convicted, []);
- * await prober.probe(peer, () => 7);
+ * await prober.probe(peer);
  * assert.deepEqual(convicted, ["10.0.0.2:7000"]);
  * ```
  *
@@ -54,26 +54,25 @@ export function transportProbe(transport: Transport, timeoutMs: number): Probe {
 export interface LivenessProberOptions {
   /** How to reach a peer. */
   readonly probe: Probe;
-  /** Refusals in a row, with no newer heartbeat, that convict. */
+  /** Refusals in a row that convict. */
   readonly refusalsToConvict: number;
   /** Called once per conviction. */
   readonly onConvict: (key: string) => void;
 }
 
-/** A peer to probe: its key, address and the heartbeat version known when the probe starts. */
+/** A peer to probe. */
 export interface ProbeTarget {
   /** The peer's key (`host:port`). */
   readonly key: string;
   /** Its internode address. */
   readonly address: InetAddressAndPort;
-  /** Its heartbeat version now. */
-  readonly heartbeat: number;
 }
 
 interface ProbeState {
   inFlight: boolean;
   refusals: number;
-  heartbeat: number;
+  /** Probed every round until then, silent or not (its link broke). */
+  suspectUntilMs: number;
 }
 
 /** Counters of a {@link LivenessProber}. */
@@ -86,7 +85,7 @@ export interface LivenessProberMetrics {
   convictions: number;
 }
 
-/** Probes silent peers and convicts those whose port refuses connections. */
+/** Probes silent or suspect peers and convicts those whose port refuses connections. */
 export class LivenessProber {
   /** Counters. */
   readonly metrics: LivenessProberMetrics = { probes: 0, refused: 0, convictions: 0 };
@@ -106,16 +105,35 @@ export class LivenessProber {
   }
 
   /**
-   * Probes `target` once (no-op while a probe of it is in flight). `currentHeartbeat` reads the
-   * peer's heartbeat version when the answer comes: a newer one than at the first refusal means
-   * the peer is alive after all (it restarted, or the refusal was a fluke), and the count resets.
+   * Whether `key` is suspect at `nowMs`, so it is probed every round, silent or not: a probe
+   * was refused, or its link broke less than the suspicion window ago.
    */
-  async probe(target: ProbeTarget, currentHeartbeat: () => number | undefined): Promise<void> {
-    let state = this.#states.get(target.key);
-    if (state === undefined) {
-      state = { inFlight: false, refusals: 0, heartbeat: target.heartbeat };
-      this.#states.set(target.key, state);
-    }
+  isSuspect(key: string, nowMs: number): boolean {
+    const state = this.#states.get(key);
+    if (state === undefined) return false;
+    if (state.refusals > 0 || nowMs < state.suspectUntilMs) return true;
+    if (!state.inFlight) this.#states.delete(key);
+    return false;
+  }
+
+  /**
+   * Marks `key` suspect until `untilMs` (its connection was lost). The window matters: a process
+   * being killed closes its connections before its listener, so the first probe can still be
+   * accepted; the ones after are refused.
+   */
+  suspect(key: string, untilMs: number): void {
+    const state = this.#state(key);
+    state.suspectUntilMs = Math.max(state.suspectUntilMs, untilMs);
+  }
+
+  /**
+   * Probes `target` once (no-op while a probe of it is in flight). Refusals count up to a
+   * conviction; an accepted probe or one with no answer resets the count.
+   * Heartbeats do not reset the count: for a while after a crash, other nodes still relay the
+   * dead node's last heartbeats, and a refused port is the stronger evidence.
+   */
+  async probe(target: ProbeTarget): Promise<void> {
+    const state = this.#state(target.key);
     if (state.inFlight) return;
     state.inFlight = true;
     this.metrics.probes++;
@@ -126,27 +144,29 @@ export class LivenessProber {
       state.inFlight = false;
     }
     if (this.#states.get(target.key) !== state) return; // forgotten meanwhile
-    const heartbeat = currentHeartbeat();
-    if (outcome !== "refused" || heartbeat === undefined) {
+    if (outcome !== "refused") {
       state.refusals = 0;
       return;
     }
     this.metrics.refused++;
-    if (state.refusals === 0 || heartbeat !== state.heartbeat) {
-      state.refusals = 1;
-      state.heartbeat = heartbeat;
-    } else {
-      state.refusals++;
-    }
-    if (state.refusals >= this.#options.refusalsToConvict) {
+    if (++state.refusals >= this.#options.refusalsToConvict) {
       this.#states.delete(target.key);
       this.metrics.convictions++;
       this.#options.onConvict(target.key);
     }
   }
 
-  /** Forgets `key`: it spoke again, was convicted otherwise, or left. */
+  /** Forgets `key`: it was convicted otherwise, restarted, or left. */
   forget(key: string): void {
     this.#states.delete(key);
+  }
+
+  #state(key: string): ProbeState {
+    let state = this.#states.get(key);
+    if (state === undefined) {
+      state = { inFlight: false, refusals: 0, suspectUntilMs: -Infinity };
+      this.#states.set(key, state);
+    }
+    return state;
   }
 }

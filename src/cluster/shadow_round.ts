@@ -27,7 +27,7 @@
 
 import { type Clock, setRepeatingTimer, type Timer } from "../clock.ts";
 import type { EndpointStateEntry } from "../wire/gossip_payloads.ts";
-import type { InetAddressAndPort } from "../wire/inet_address.ts";
+import { formatInetAddress, type InetAddressAndPort } from "../wire/inet_address.ts";
 
 /** No seed answered the shadow round in time: this node cannot join. */
 export class UnableToGossipError extends Error {
@@ -87,7 +87,7 @@ export class ShadowRound {
           failOnTimeout
             ? new UnableToGossipError(
               `Cannot join: unable to gossip with any seed (${
-                seeds.map((s) => `${s.host}:${s.port}`).join(", ")
+                seeds.map(formatInetAddress).join(", ")
               }) within ${timeoutMs} ms`,
             )
             : undefined,

@@ -127,6 +127,7 @@ export class MessagingService {
   #cachedNowUses = 0;
   #cacheResetScheduled = false;
   #closed = false;
+  readonly #connectionLostListeners = new Set<(peer: InetAddressAndPort) => void>();
 
   constructor(options: MessagingServiceOptions) {
     this.#options = options;
@@ -353,6 +354,20 @@ export class MessagingService {
   }
 
   /**
+   * Subscribes to lost links: an established outbound connection to `peer` was closed by the
+   * peer or reset by the network (its process may be gone). Returns the unsubscribe function.
+   */
+  onConnectionLost(listener: (peer: InetAddressAndPort) => void): () => void {
+    this.#connectionLostListeners.add(listener);
+    return () => this.#connectionLostListeners.delete(listener);
+  }
+
+  /** Inbound connections closed before a byte of handshake: liveness probes and port checks. */
+  get probeConnections(): number {
+    return this.#inbound.probeConnections;
+  }
+
+  /**
    * Records `peer`'s messaging version (gossip's NET_VERSION); when it changed, its links
    * reconnect at the new version.
    */
@@ -430,6 +445,9 @@ export class MessagingService {
         hooks: {
           connect: (linkType) => this.#connect(peer, peerKey, linkType),
           onDropped: (message, error) => this.#dropped(message, peer, error),
+          onConnectionLost: () => {
+            for (const listener of this.#connectionLostListeners) listener(peer);
+          },
         },
       });
     outbound = {

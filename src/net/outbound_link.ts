@@ -51,6 +51,8 @@ export interface OutboundLinkHooks {
   onDropped(message: Message, error: Error): void;
   /** A connection attempt failed (for logs and failure detection). */
   onConnectFailed?(type: LinkType, error: unknown): void;
+  /** An established connection was closed by the peer or the network (not by us). */
+  onConnectionLost?(type: LinkType): void;
 }
 
 /** Options of an {@link OutboundLink}. */
@@ -270,8 +272,15 @@ export class OutboundLink {
 
   /** Reads the connection only to learn when the peer closes it. */
   async #watch(connection: Connection): Promise<void> {
-    while ((await connection.read()) !== null) { /* the acceptor sends nothing after Accept */ }
+    try {
+      while ((await connection.read()) !== null) { /* the acceptor sends nothing after Accept */ }
+    } catch {
+      // A reset: the connection is gone all the same.
+    }
+    const state = this.#state;
+    const lost = state.kind === "established" && state.established.connection === connection;
     this.#onDisconnected(connection);
+    if (lost) this.#hooks.onConnectionLost?.(this.type);
   }
 
   #onDisconnected(connection: Connection): void {
@@ -422,7 +431,9 @@ export class OutboundLink {
    * they fail at once. Either way no further message is accepted.
    */
   async close(drain: boolean): Promise<void> {
-    if (drain && this.#queue.length > 0 && this.#state.kind !== "closed") {
+    // A write in flight holds messages already taken off the queue: wait for it too, or the
+    // close would cut them off (a GOSSIP_SHUTDOWN sent just before exit, say).
+    if (drain && (this.#queue.length > 0 || this.#flushing) && this.#state.kind !== "closed") {
       await new Promise<void>((resolve) => this.#draining.push(resolve));
     }
     const state = this.#state;
@@ -440,7 +451,7 @@ export class OutboundLink {
   }
 
   #resolveDrained(): void {
-    if (this.#queue.length > 0 || this.#draining.length === 0) return;
+    if (this.#queue.length > 0 || this.#flushing || this.#draining.length === 0) return;
     const waiters = this.#draining;
     this.#draining = [];
     for (const resolve of waiters) resolve();
