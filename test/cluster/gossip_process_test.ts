@@ -201,7 +201,12 @@ Deno.test({
         () => remaining.every(shutdownAt),
         5000,
       ).catch((error) => {
-        for (const n of remaining) console.log(n.key, JSON.stringify(n.events.filter((x) => x.key === leaver.key)));
+        for (const n of remaining) {
+          console.log(
+            n.key,
+            JSON.stringify(n.events.filter((x) => x.key === leaver.key)),
+          );
+        }
         throw error;
       });
       const shutdownDelays = remaining.map((node) =>
