@@ -53,7 +53,7 @@ import type { Transport } from "../net/transport.ts";
 import type { Random } from "../random.ts";
 import {
   ApplicationState,
-  type EndpointStateEntry,
+  type GossipDigest,
   type GossipDigestAck,
   type GossipDigestAck2,
   type GossipDigestSyn,
@@ -68,9 +68,11 @@ import {
   GOSSIP_DIGEST_SYN,
   GOSSIP_SHUTDOWN,
 } from "../wire/verbs.ts";
-import { EndpointStateRecord, HIGHEST_VERSION, VersionGenerator } from "./endpoint_state.ts";
+import { EndpointStateRecord, VersionGenerator } from "./endpoint_state.ts";
+import { EndpointStateMap } from "./endpoint_state_map.ts";
 import { FailureDetector } from "./failure_detector.ts";
 import { type GossipConfig, resolveGossipConfig } from "./gossip_config.ts";
+import { type GossipListener, GossipMetrics } from "./gossip_events.ts";
 import {
   allStates,
   buildDigests,
@@ -78,15 +80,10 @@ import {
   type KnownEndpoint,
   statesForDigests,
 } from "./gossip_exchange.ts";
-import { type GossipStatus, isDeadStatus, isLeftStatus } from "./gossip_status.ts";
+import type { GossipStatus } from "./gossip_status.ts";
 import type { GenerationStore } from "./generation_store.ts";
 import { LivenessProber, transportProbe } from "./liveness_prober.ts";
-import {
-  type DeadReason,
-  type GossipEvent,
-  type GossipListener,
-  GossipMetrics,
-} from "./gossip_events.ts";
+import { chooseGossipTargets } from "./gossip_targets.ts";
 import { ShadowRound } from "./shadow_round.ts";
 
 export type { DeadReason, GossipEvent, GossipListener } from "./gossip_events.ts";
@@ -133,10 +130,6 @@ export interface EndpointView {
   readonly states: ReadonlyMap<number, VersionedValue>;
 }
 
-interface EchoState {
-  readonly generation: number;
-}
-
 /** Runs gossip for one node. */
 export class Gossiper {
   /** The resolved configuration. */
@@ -150,19 +143,19 @@ export class Gossiper {
   readonly #versions: VersionGenerator;
   readonly #detector: FailureDetector;
   readonly #prober: LivenessProber;
-  readonly #endpoints = new Map<string, KnownEndpoint>();
-  readonly #quarantine = new Map<string, number>();
-  readonly #echoes = new Map<string, EchoState>();
-  readonly #listeners = new Set<GossipListener>();
+  readonly #states: EndpointStateMap;
+  /** Generation each in-flight ECHO was sent for, by peer. */
+  readonly #echoes = new Map<string, number>();
   readonly #pendingLocalStates = new Map<number, string>();
   readonly #seedKeys: Set<string>;
+  #otherSeeds: readonly InetAddressAndPort[] = [];
   #localKey = "";
   #local: EndpointStateRecord | undefined;
   #shadow: ShadowRound | undefined;
   #roundTimer: Timer | undefined;
   #probeTimer: Timer | undefined;
-  #closed = false;
   #unsubscribeLinks: (() => void) | undefined;
+  #closed = false;
 
   constructor(options: GossiperOptions) {
     this.#options = options;
@@ -182,6 +175,20 @@ export class Gossiper {
       probe: transportProbe(options.transport, this.config.livenessProbeTimeoutMs),
       refusalsToConvict: this.config.livenessProbeRefusalsToConvict,
       onConvict: (key) => this.#convict(key, "refused"),
+    });
+    this.#states = new EndpointStateMap({
+      config: this.config,
+      detector: this.#detector,
+      metrics: this.metrics,
+      nowMs: () => this.#clock.nowMs(),
+      monotonicMs: () => this.#monotonicMs(),
+      onError: (error) => this.#reportError(error),
+      requestAlive: (key, endpoint) => this.#echo(key, endpoint),
+      onReset: (key) => {
+        this.#prober.forget(key);
+        this.#echoes.delete(key);
+      },
+      onNetVersion: (address, version) => this.#messaging.setPeerMessagingVersion(address, version),
     });
     this.#seedKeys = new Set(this.config.seeds.map(formatInetAddress));
   }
@@ -203,37 +210,41 @@ export class Gossiper {
 
   /** Subscribes to membership events; returns the unsubscribe function. */
   subscribe(listener: GossipListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#states.subscribe(listener);
   }
 
   /**
    * Sets one of this node's application states (before or after {@link start}); it spreads
    * with the next rounds.
+   * @throws {RangeError} when this node's states would no longer fit in one gossip message
    */
   setLocalState(ordinal: number, value: string): void {
-    if (value.length > 0xffff / 3) {
-      throw new RangeError(`Cannot gossip application state ${ordinal}: value too long`);
-    }
-    const local = this.#local;
     let totalChars = value.length;
-    const states = local?.states ??
-      new Map([...this.#pendingLocalStates].map(([o, v]) => [o, { value: v, version: 0 }]));
-    for (const [other, state] of states) if (other !== ordinal) totalChars += state.value.length;
-    // Every state must fit in one message's byte bound (UTF-8 takes up to 3 bytes a char).
-    if (3 * totalChars + 1024 > this.config.maxStateBytesPerMessage) {
+    const current = this.#local?.states ?? new Map(
+      [...this.#pendingLocalStates].map(([other, text]) => [other, { value: text, version: 0 }]),
+    );
+    for (const [other, state] of current) if (other !== ordinal) totalChars += state.value.length;
+    // One value is a Java UTF string (64 KiB), and all of them must fit in one message's bound
+    // (UTF-8 takes up to 3 bytes a char), or this node's state could never be sent.
+    if (3 * value.length > 0xffff || 3 * totalChars + 1024 > this.config.maxStateBytesPerMessage) {
       throw new RangeError(
-        `Cannot gossip application state ${ordinal}: this node's states would exceed ` +
-          `maxStateBytesPerMessage (${this.config.maxStateBytesPerMessage} bytes)`,
+        `Cannot gossip application state ${ordinal}: the value, or this node's states in all, ` +
+          `would not fit in one gossip message (maxStateBytesPerMessage ${this.config.maxStateBytesPerMessage})`,
       );
     }
+    const local = this.#local;
     if (local === undefined) {
       this.#pendingLocalStates.set(ordinal, value);
       return;
     }
-    const versioned = { value, version: this.#versions.next() };
-    local.set(ordinal, versioned);
-    this.#emit({ type: "change", address: this.localAddress, key: this.#localKey, ordinal, value });
+    local.set(ordinal, { value, version: this.#versions.next() });
+    this.#states.emit({
+      type: "change",
+      address: this.localAddress,
+      key: this.#localKey,
+      ordinal,
+      value,
+    });
   }
 
   /**
@@ -250,11 +261,11 @@ export class Gossiper {
     this.#unsubscribeLinks = this.#messaging.onConnectionLost((peer) =>
       this.#onConnectionLost(peer)
     );
-    const otherSeeds = this.config.seeds.filter((s) => formatInetAddress(s) !== this.#localKey);
-    if (this.config.shadowRound && otherSeeds.length > 0) {
+    this.#otherSeeds = this.config.seeds.filter((s) => formatInetAddress(s) !== this.#localKey);
+    if (this.config.shadowRound && this.#otherSeeds.length > 0) {
       this.#shadow = new ShadowRound({
         clock: this.#clock,
-        seeds: otherSeeds,
+        seeds: this.#otherSeeds,
         resendMs: this.config.shadowRoundResendMs,
         timeoutMs: this.isSeed ? this.config.ringDelayMs : 2 * this.config.ringDelayMs,
         failOnTimeout: !this.isSeed,
@@ -268,10 +279,8 @@ export class Gossiper {
     }
     if (this.#closed) return;
     const local = new EndpointStateRecord(generation, this.#versions.next());
-    local.alive = true;
-    local.updatedAtMs = this.#monotonicMs();
     this.#local = local;
-    this.#endpoints.set(this.#localKey, { address: this.localAddress, record: local });
+    this.#states.setLocal(this.localAddress, local);
     for (const [ordinal, value] of this.#pendingLocalStates) this.setLocalState(ordinal, value);
     this.#pendingLocalStates.clear();
     this.#roundTimer = setRepeatingTimer(
@@ -299,7 +308,7 @@ export class Gossiper {
     this.#unsubscribeLinks?.();
     if (this.#local !== undefined) {
       this.setLocalState(ApplicationState.STATUS_WITH_PORT, "shutdown,true");
-      for (const endpoint of this.#liveEndpoints()) {
+      for (const endpoint of this.#states.live()) {
         this.#messaging.send(
           this.#messaging.createMessage(GOSSIP_SHUTDOWN, undefined),
           endpoint.address,
@@ -317,7 +326,7 @@ export class Gossiper {
 
   /** Whether `address` is this node or a peer considered alive. */
   isAlive(address: InetAddressAndPort): boolean {
-    return this.#endpoints.get(formatInetAddress(address))?.record.alive ?? false;
+    return this.#states.get(formatInetAddress(address))?.record.alive ?? false;
   }
 
   /** Phi of `address` now. */
@@ -329,13 +338,13 @@ export class Gossiper {
   /** The state of `address`, if known. */
   endpoint(address: InetAddressAndPort): EndpointView | undefined {
     const key = formatInetAddress(address);
-    const known = this.#endpoints.get(key);
+    const known = this.#states.get(key);
     return known === undefined ? undefined : this.#view(key, known);
   }
 
   /** Every known endpoint, this node included. */
   endpoints(): EndpointView[] {
-    return [...this.#endpoints].map(([key, known]) => this.#view(key, known));
+    return [...this.#states.entries].map(([key, known]) => this.#view(key, known));
   }
 
   /**
@@ -343,12 +352,7 @@ export class Gossiper {
    * ignored for `quarantineDelayMs`, and subscribers get `left`.
    */
   removeEndpoint(address: InetAddressAndPort): void {
-    const key = formatInetAddress(address);
-    if (key === this.#localKey) throw new Error("Cannot remove this node from its own gossip");
-    const known = this.#endpoints.get(key);
-    this.#forget(key);
-    this.#quarantine.set(key, this.#monotonicMs());
-    if (known !== undefined) this.#emit({ type: "left", address: known.address, key });
+    this.#states.remove(formatInetAddress(address));
   }
 
   #view(key: string, known: KnownEndpoint): EndpointView {
@@ -375,19 +379,14 @@ export class Gossiper {
     messaging.registerHandler(GOSSIP_DIGEST_SYN, (message, from) => this.#onSyn(message, from));
     messaging.registerHandler(GOSSIP_DIGEST_ACK, (message, from) => this.#onAck(message, from));
     messaging.registerHandler(GOSSIP_DIGEST_ACK2, (message) => this.#onAck2(message));
-    messaging.registerHandler(GOSSIP_SHUTDOWN, (_message, from) => this.#onShutdown(from));
+    messaging.registerHandler(GOSSIP_SHUTDOWN, (_message, from) => {
+      this.metrics.shutdownsReceived++;
+      this.#states.markAsShutdown(formatInetAddress(this.#withPort(from)));
+    });
     messaging.registerHandler(ECHO_REQ, (message, from) => {
       // Cassandra answers echoes only once gossip runs, so a node is not marked alive early.
       if (this.#local !== undefined && !this.#closed) messaging.respond(message, from, undefined);
     });
-  }
-
-  #liveEndpoints(): KnownEndpoint[] {
-    const live: KnownEndpoint[] = [];
-    for (const [key, endpoint] of this.#endpoints) {
-      if (key !== this.#localKey && endpoint.record.alive) live.push(endpoint);
-    }
-    return live;
   }
 
   // ---- rounds ----
@@ -398,53 +397,23 @@ export class Gossiper {
     local.heartbeatVersion = this.#versions.next();
     this.metrics.rounds++;
     const digests = buildDigests(
-      this.#endpoints,
+      this.#states.entries,
       this.#localKey,
       this.#random,
       this.config.maxDigestsPerSyn,
     );
-    const live = this.#liveEndpoints();
-    const unreachable: KnownEndpoint[] = [];
-    for (const [key, endpoint] of this.#endpoints) {
-      const record = endpoint.record;
-      if (key !== this.#localKey && !record.alive && !isLeftStatus(record.status)) {
-        unreachable.push(endpoint);
-      }
-    }
-    let gossipedToSeed = false;
-    if (live.length > 0) {
-      const peer = this.#random.pick(live);
-      this.#sendSyn(peer.address, digests);
-      gossipedToSeed = this.#seedKeys.has(formatInetAddress(peer.address));
-    }
-    if (
-      unreachable.length > 0 && this.#random.nextFloat() < unreachable.length / (live.length + 1)
-    ) {
-      this.#sendSyn(this.#random.pick(unreachable).address, digests);
-    }
-    if (!gossipedToSeed || live.length < this.#seedKeys.size) {
-      this.#maybeGossipToSeed(digests, live.length, unreachable.length);
-    }
+    const targets = chooseGossipTargets({
+      live: this.#states.live().map((endpoint) => endpoint.address),
+      unreachable: this.#states.unreachable().map((endpoint) => endpoint.address),
+      seeds: this.#otherSeeds,
+      seedKeys: this.#seedKeys,
+      random: this.#random,
+    });
+    for (const target of targets) this.#sendSyn(target, digests);
     this.#statusCheck();
   }
 
-  /** Cassandra's `maybeGossipToSeed`. */
-  #maybeGossipToSeed(
-    digests: ReturnType<typeof buildDigests>,
-    liveCount: number,
-    unreachableCount: number,
-  ): void {
-    const seeds = this.config.seeds.filter((s) => formatInetAddress(s) !== this.#localKey);
-    if (seeds.length === 0) return;
-    if (liveCount === 0) {
-      this.#sendSyn(this.#random.pick(seeds), digests);
-      return;
-    }
-    const probability = this.#seedKeys.size / (liveCount + unreachableCount);
-    if (this.#random.nextFloat() <= probability) this.#sendSyn(this.#random.pick(seeds), digests);
-  }
-
-  #sendSyn(to: InetAddressAndPort, digests: ReturnType<typeof buildDigests>): void {
+  #sendSyn(to: InetAddressAndPort, digests: GossipDigest[]): void {
     const syn: GossipDigestSyn = {
       clusterName: this.config.clusterName,
       partitionerName: this.config.partitionerName,
@@ -454,31 +423,20 @@ export class Gossiper {
     this.metrics.synsSent++;
   }
 
+  /** Cassandra's `doStatusCheck`: phi verdicts, LEFT expiry, quarantine expiry. */
   #statusCheck(): void {
     const nowMs = this.#monotonicMs();
-    for (const [key, endpoint] of [...this.#endpoints]) {
+    for (const [key, endpoint] of this.#states.entries) {
       if (key === this.#localKey) continue;
-      const record = endpoint.record;
-      if (this.#detector.interpret(key, nowMs) && record.alive) this.#convict(key, "phi");
-      const status = record.status;
-      if (
-        isLeftStatus(status) && status !== undefined && "expireAtMs" in status &&
-        status.expireAtMs < this.#clock.nowMs()
-      ) {
-        this.#forget(key);
-        this.#quarantine.set(key, nowMs);
-      }
+      if (this.#detector.interpret(key, nowMs) && endpoint.record.alive) this.#convict(key, "phi");
     }
-    for (const [key, sinceMs] of this.#quarantine) {
-      if (nowMs - sinceMs > this.config.quarantineDelayMs) this.#quarantine.delete(key);
-    }
+    this.#states.expire();
   }
 
   #probeSilentPeers(): void {
     const nowMs = this.#monotonicMs();
-    for (const [key, endpoint] of this.#endpoints) {
-      const record = endpoint.record;
-      if (key === this.#localKey || !record.alive || this.#prober.inFlight(key)) continue;
+    for (const [key, endpoint] of this.#states.entries) {
+      if (key === this.#localKey || !endpoint.record.alive || this.#prober.inFlight(key)) continue;
       if (
         !this.#prober.isSuspect(key, nowMs) &&
         this.#detector.silenceMs(key, nowMs) < this.config.livenessProbeAfterMs
@@ -495,33 +453,17 @@ export class Gossiper {
   /** A link to `peer` broke: if we think it alive, ask at once whether it still listens. */
   #onConnectionLost(peer: InetAddressAndPort): void {
     const key = formatInetAddress(peer);
-    const endpoint = this.#endpoints.get(key);
+    const endpoint = this.#states.get(key);
     if (endpoint === undefined || !endpoint.record.alive || this.#closed) return;
     this.#prober.suspect(key, this.#monotonicMs() + this.config.livenessProbeAfterMs);
     if (!this.#prober.inFlight(key)) this.#probe(key, endpoint);
   }
 
   #convict(key: string, reason: "phi" | "refused"): void {
-    const known = this.#endpoints.get(key);
-    if (known === undefined || !known.record.alive) return;
+    if (this.#states.get(key)?.record.alive !== true) return;
     if (reason === "phi") this.metrics.phiConvictions++;
     else this.metrics.refusedConvictions++;
-    this.#markDead(key, known, reason);
-  }
-
-  #markDead(key: string, known: KnownEndpoint, reason: DeadReason): void {
-    this.#prober.forget(key);
-    known.record.updatedAtMs = this.#monotonicMs();
-    if (!known.record.alive) return;
-    known.record.alive = false;
-    this.#emit({ type: "dead", address: known.address, key, reason });
-  }
-
-  #forget(key: string): void {
-    this.#endpoints.delete(key);
-    this.#detector.remove(key);
-    this.#prober.forget(key);
-    this.#echoes.delete(key);
+    this.#states.markDead(key, reason);
   }
 
   // ---- handlers ----
@@ -536,27 +478,23 @@ export class Gossiper {
       this.metrics.mismatchedSyns++;
       return;
     }
-    const version = this.#peerVersion(from);
     if (this.#local === undefined) {
       // In our own shadow round: answer a shadow SYN with nothing, so the sender knows a seed
       // is up; ignore real gossip until we have a state of our own.
       if (syn.digests.length === 0) this.#sendAck(from, { digests: [], endpointStates: [] });
       return;
     }
+    const maxBytes = this.config.maxStateBytesPerMessage;
+    const version = this.#peerVersion(from);
     if (syn.digests.length === 0) {
-      const endpointStates = allStates(
-        this.#endpoints,
-        this.config.maxStateBytesPerMessage,
-        version,
-        this.metrics,
-      );
+      const endpointStates = allStates(this.#states.entries, maxBytes, version, this.metrics);
       this.#sendAck(from, { digests: [], endpointStates });
       return;
     }
     const examination = examineDigests(
       syn.digests,
-      this.#endpoints,
-      this.config.maxStateBytesPerMessage,
+      this.#states.entries,
+      maxBytes,
       version,
       this.metrics,
     );
@@ -576,11 +514,11 @@ export class Gossiper {
       return;
     }
     if (this.#local === undefined) return;
-    this.#apply(ack.endpointStates);
+    this.#states.apply(ack.endpointStates, this.localAddress.port);
     if (ack.digests.length === 0) return;
     const endpointStates = statesForDigests(
       ack.digests,
-      this.#endpoints,
+      this.#states.entries,
       this.config.maxStateBytesPerMessage,
       this.#peerVersion(from),
       this.metrics,
@@ -594,29 +532,7 @@ export class Gossiper {
   #onAck2(message: Message<GossipDigestAck2>): void {
     this.metrics.ack2sReceived++;
     if (this.#local === undefined) return;
-    this.#apply(message.payload.endpointStates);
-  }
-
-  #onShutdown(from: InetAddressAndPort): void {
-    this.metrics.shutdownsReceived++;
-    const key = formatInetAddress(this.#normalize(from));
-    const known = this.#endpoints.get(key);
-    if (known === undefined || key === this.#localKey) return;
-    // Cassandra's markAsShutdown: the highest heartbeat version keeps older gossip from
-    // reviving the node; only a new generation (a restart) replaces this state.
-    known.record.set(ApplicationState.STATUS_WITH_PORT, {
-      value: "shutdown,true",
-      version: HIGHEST_VERSION,
-    });
-    known.record.heartbeatVersion = HIGHEST_VERSION;
-    this.#markDead(key, known, "shutdown");
-    this.#emit({
-      type: "change",
-      address: known.address,
-      key,
-      ordinal: ApplicationState.STATUS_WITH_PORT,
-      value: "shutdown,true",
-    });
+    this.#states.apply(message.payload.endpointStates, this.localAddress.port);
   }
 
   #peerVersion(peer: InetAddressAndPort): number {
@@ -624,145 +540,32 @@ export class Gossiper {
   }
 
   /** A version-11 address has no port; it means the cluster's shared storage port. */
-  #normalize(address: InetAddressAndPort): InetAddressAndPort {
+  #withPort(address: InetAddressAndPort): InetAddressAndPort {
     return address.port === 0 ? { host: address.host, port: this.localAddress.port } : address;
   }
 
-  // ---- applying remote state (Cassandra's applyStateLocally) ----
-
-  #apply(entries: readonly EndpointStateEntry[]): void {
-    const nowSeconds = this.#clock.nowMs() / 1000;
-    for (const entry of entries) {
-      const address = this.#normalize(entry.address);
-      const key = formatInetAddress(address);
-      if (key === this.#localKey || this.#quarantine.has(key)) continue;
-      const remote = entry.state;
-      if (remote.heartbeat.generation > nowSeconds + 86_400 * 365) {
-        this.metrics.rejectedStates++;
-        continue;
-      }
-      const known = this.#endpoints.get(key);
-      if (known === undefined) {
-        if (this.#endpoints.size >= this.config.maxEndpoints) {
-          this.metrics.rejectedStates++;
-          continue;
-        }
-        this.#majorChange(key, address, undefined, EndpointStateRecord.fromWire(remote));
-      } else if (remote.heartbeat.generation > known.record.generation) {
-        this.#majorChange(key, address, known, EndpointStateRecord.fromWire(remote));
-      } else if (remote.heartbeat.generation === known.record.generation) {
-        this.#applyNewer(key, known, remote);
-      }
-    }
-  }
-
-  #majorChange(
-    key: string,
-    address: InetAddressAndPort,
-    previous: KnownEndpoint | undefined,
-    record: EndpointStateRecord,
-  ): void {
-    if (previous !== undefined) {
-      this.#detector.remove(key);
-      this.#prober.forget(key);
-      this.#echoes.delete(key);
-      if (previous.record.alive) {
-        previous.record.alive = false;
-        this.#emit({ type: "dead", address, key, reason: "restart" });
-      }
-    }
-    record.updatedAtMs = this.#monotonicMs();
-    const endpoint = { address, record };
-    this.#endpoints.set(key, endpoint);
-    this.#detector.report(key, this.#monotonicMs());
-    this.#emit(
-      previous === undefined
-        ? { type: "join", address, key, generation: record.generation }
-        : { type: "restart", address, key, generation: record.generation },
-    );
-    for (const [ordinal, value] of record.states) {
-      this.#onStateChange(endpoint, key, ordinal, value.value);
-    }
-    if (!isDeadStatus(record.status)) this.#echo(key, endpoint);
-    else if (isLeftStatus(record.status)) this.#emit({ type: "left", address, key });
-  }
-
-  #applyNewer(
-    key: string,
-    known: KnownEndpoint,
-    remote: EndpointStateEntry["state"],
-  ): void {
-    const record = known.record;
-    if (remote.heartbeat.version > record.heartbeatVersion) {
-      record.heartbeatVersion = remote.heartbeat.version;
-      this.#detector.report(key, this.#monotonicMs());
-    }
-    const changed: Array<[number, string]> = [];
-    for (const [ordinal, value] of remote.applicationStates) {
-      const current = record.states.get(ordinal);
-      if (current !== undefined && current.version >= value.version) continue;
-      record.set(ordinal, value);
-      changed.push([ordinal, value.value]);
-    }
-    if (changed.length > 0) record.updatedAtMs = this.#monotonicMs();
-    const wasDead = isDeadStatus(record.status);
-    for (const [ordinal, value] of changed) this.#onStateChange(known, key, ordinal, value);
-    if (!record.alive && !isDeadStatus(record.status)) this.#echo(key, known);
-    if (record.alive && isDeadStatus(record.status)) {
-      this.#markDead(key, known, record.status?.kind === "shutdown" ? "shutdown" : "left");
-    }
-    if (!wasDead && isLeftStatus(record.status)) {
-      this.#emit({ type: "left", address: known.address, key });
-    }
-  }
-
-  #onStateChange(endpoint: KnownEndpoint, key: string, ordinal: number, value: string): void {
-    if (ordinal === ApplicationState.NET_VERSION) {
-      const version = Number(value);
-      if (Number.isSafeInteger(version) && version > 0) {
-        this.#messaging.setPeerMessagingVersion(endpoint.address, version);
-      }
-    }
-    this.#emit({ type: "change", address: endpoint.address, key, ordinal, value });
-  }
-
-  /** Marks `key` alive after an ECHO round trip (Cassandra's markAlive → realMarkAlive). */
+  /** Confirms `key` with an ECHO round trip, then marks it alive (Cassandra's markAlive). */
   #echo(key: string, endpoint: KnownEndpoint): void {
     if (this.#echoes.has(key) || this.#closed) return;
     const generation = endpoint.record.generation;
-    this.#echoes.set(key, { generation });
+    this.#echoes.set(key, generation);
     this.metrics.echoesSent++;
+    const settle = () => {
+      if (this.#echoes.get(key) === generation) this.#echoes.delete(key);
+    };
     this.#messaging.sendWithCallback(
       this.#messaging.createMessage(ECHO_REQ, undefined),
       endpoint.address,
     ).then(
       () => {
-        if (this.#echoes.get(key)?.generation === generation) this.#echoes.delete(key);
-        const current = this.#endpoints.get(key);
-        if (
-          this.#closed || current === undefined || current.record.generation !== generation ||
-          current.record.alive || isDeadStatus(current.record.status)
-        ) return;
-        current.record.alive = true;
-        current.record.updatedAtMs = this.#monotonicMs();
-        this.#detector.report(key, this.#monotonicMs());
-        this.#emit({ type: "alive", address: current.address, key });
+        settle();
+        if (!this.#closed) this.#states.markAlive(key, generation);
       },
       () => {
-        if (this.#echoes.get(key)?.generation === generation) this.#echoes.delete(key);
+        settle();
         this.metrics.echoesFailed++;
       },
     );
-  }
-
-  #emit(event: GossipEvent): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.#reportError(error);
-      }
-    }
   }
 
   #reportError(error: unknown): void {
