@@ -3,7 +3,7 @@
  * Each benchmark writes its own section of bench/RESULTS.md (not with `--quick`).
  */
 
-const benches = ["wire_bench.ts", "link_bench.ts"];
+const benches = ["wire_bench.ts", "link_bench.ts", "gossip_bench.ts"];
 for (const bench of benches) {
   console.log(`\n== ${bench}`);
   const args = ["run", "-A", new URL(`./${bench}`, import.meta.url).pathname, ...Deno.args];

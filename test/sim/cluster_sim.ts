@@ -59,6 +59,8 @@ export class SimNode {
   readonly generationStore = new MemoryGenerationStore();
   /** Events seen, across incarnations. */
   readonly events: SimEvent[] = [];
+  /** Connects this node's transport attempted, across incarnations (links and liveness probes). */
+  connectAttempts = 0;
   clock!: NodeClock;
   messaging!: MessagingService;
   gossiper!: Gossiper;
@@ -83,10 +85,12 @@ export class SimNode {
     const inner = network.transport(this.address.host);
     return {
       listen: (address) => inner.listen(address),
-      connect: (address, options) =>
-        dead.value
+      connect: (address, options) => {
+        this.connectAttempts++;
+        return dead.value
           ? Promise.reject(new ConnectTimeoutError("Cannot connect: this process is dead"))
-          : inner.connect(address, options),
+          : inner.connect(address, options);
+      },
     };
   }
 
