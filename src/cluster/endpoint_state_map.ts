@@ -44,6 +44,9 @@ import type { DeadReason, GossipEvent, GossipListener, GossipMetrics } from "./g
 import type { KnownEndpoint } from "./gossip_exchange.ts";
 import { isDeadStatus, isLeftStatus } from "./gossip_status.ts";
 
+/** Most application states one endpoint may carry (Cassandra defines 29 ordinals). */
+export const MAX_APPLICATION_STATES = 64;
+
 /** A remote generation this far ahead of our clock is corrupt (Cassandra: one year). */
 const MAX_GENERATION_AHEAD_SECONDS = 86_400 * 365;
 
@@ -138,7 +141,10 @@ export class EndpointStateMap {
       const key = formatInetAddress(address);
       if (key === this.#localKey || this.#quarantine.has(key)) continue;
       const remote = entry.state;
-      if (remote.heartbeat.generation > nowSeconds + MAX_GENERATION_AHEAD_SECONDS) {
+      if (
+        remote.heartbeat.generation > nowSeconds + MAX_GENERATION_AHEAD_SECONDS ||
+        remote.applicationStates.size > MAX_APPLICATION_STATES
+      ) {
         metrics.rejectedStates++;
         continue;
       }
@@ -182,12 +188,18 @@ export class EndpointStateMap {
   }
 
   /**
-   * `key` said it is shutting down (GOSSIP_SHUTDOWN): Cassandra's markAsShutdown. The highest
-   * heartbeat version keeps older gossip from reviving it; only a new generation replaces it.
+   * `key` said, at `sentAtMs` (its clock), that it is shutting down (GOSSIP_SHUTDOWN):
+   * Cassandra's markAsShutdown. The highest heartbeat version keeps older gossip from reviving
+   * it; only a new generation replaces it. Ignored for a node that has left (its LEFT must
+   * stand), one already marked, and a message older than the incarnation we know (a delayed
+   * shutdown of the previous process must not pin a restarted node down).
    */
-  markAsShutdown(key: string): void {
+  markAsShutdown(key: string, sentAtMs: number): void {
     const known = this.#endpoints.get(key);
     if (known === undefined || key === this.#localKey) return;
+    const status = known.record.status;
+    if (isLeftStatus(status) || status?.kind === "shutdown") return;
+    if (sentAtMs < known.record.generation * 1000) return;
     const value = "shutdown,true";
     known.record.set(ApplicationState.STATUS_WITH_PORT, { value, version: HIGHEST_VERSION });
     known.record.heartbeatVersion = HIGHEST_VERSION;
@@ -210,6 +222,7 @@ export class EndpointStateMap {
     const nowMs = this.#options.monotonicMs();
     const wallMs = this.#options.nowMs();
     for (const [key, endpoint] of [...this.#endpoints]) {
+      if (key === this.#localKey) continue;
       const status = endpoint.record.status;
       if (
         (status?.kind === "LEFT" || status?.kind === "removed") && status.expireAtMs < wallMs

@@ -161,7 +161,7 @@ Deno.test("EndpointStateMap.markAsShutdown() keeps older gossip from reviving th
   const h = harness();
   h.map.apply([{ address: PEER, state: state(NOW_S, 5) }], 7000);
   h.map.markAlive(PEER_KEY, NOW_S);
-  h.map.markAsShutdown(PEER_KEY);
+  h.map.markAsShutdown(PEER_KEY, NOW_S * 1000 + 5);
   equal(h.map.get(PEER_KEY)?.record.heartbeatVersion, HIGHEST_VERSION);
   equal(h.map.get(PEER_KEY)?.record.status?.kind, "shutdown");
   h.asked.length = 0;
@@ -215,4 +215,36 @@ Deno.test("EndpointStateMap reports a throwing subscriber and goes on", () => {
   deepEqual(seen, ["join"]);
   equal(errors.length, 1);
   equal(metrics.listenerErrors, 1);
+});
+
+Deno.test("EndpointStateMap.markAsShutdown() ignores a delayed shutdown of an earlier incarnation", () => {
+  const h = harness();
+  h.map.apply([{ address: PEER, state: state(NOW_S + 60, 5) }], 7000);
+  h.map.markAlive(PEER_KEY, NOW_S + 60);
+  h.map.markAsShutdown(PEER_KEY, NOW_S * 1000 + 30_000); // sent by the process before the restart
+  equal(h.map.get(PEER_KEY)?.record.alive, true);
+  equal(h.map.get(PEER_KEY)?.record.status, undefined);
+});
+
+Deno.test("EndpointStateMap.markAsShutdown() leaves a LEFT node LEFT", () => {
+  const h = harness();
+  const left = `LEFT,1,${NOW_S * 1000 + 3_600_000}`;
+  h.map.apply([{
+    address: PEER,
+    state: state(NOW_S, 5, [[ApplicationState.STATUS_WITH_PORT, left, 5]]),
+  }], 7000);
+  h.map.markAsShutdown(PEER_KEY, NOW_S * 1000 + 5);
+  equal(h.map.get(PEER_KEY)?.record.status?.kind, "LEFT");
+  equal(h.map.get(PEER_KEY)?.record.heartbeatVersion, 5);
+});
+
+Deno.test("EndpointStateMap.apply() rejects a state with more application states than the bound", () => {
+  const h = harness();
+  const many: Array<[number, string, number]> = Array.from(
+    { length: 65 },
+    (_, i) => [100 + i, "x", 1],
+  );
+  h.map.apply([{ address: PEER, state: state(NOW_S, 5, many) }], 7000);
+  equal(h.map.get(PEER_KEY), undefined);
+  equal(h.metrics.rejectedStates, 1);
 });

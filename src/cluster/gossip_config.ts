@@ -56,8 +56,18 @@ export interface GossipConfig {
   readonly maxDigestsPerSyn: number;
   /** Most endpoint-state bytes in one ACK or ACK2; the rest follows in later rounds. */
   readonly maxStateBytesPerMessage: number;
-  /** A live peer silent this long is probed with a TCP connect (ADR 0003). */
+  /**
+   * A live peer silent at least this long, and with phi at least {@link livenessProbePhi}, is
+   * probed with a TCP connect (ADR 0003); also how long a peer stays suspect after a link loss.
+   */
   readonly livenessProbeAfterMs: number;
+  /**
+   * Phi at which a silent peer is probed: 2 is about 4.6 mean heartbeat intervals, rare for a
+   * healthy peer, so probes stay few in large clusters (link loss probes at once regardless).
+   */
+  readonly livenessProbePhi: number;
+  /** Whether refused-connect probes may convict at all (off: phi alone decides). */
+  readonly livenessProbes: boolean;
   /** How often silent peers are probed. */
   readonly livenessProbeIntervalMs: number;
   /** How long a probe's connect may take before it counts as no answer. */
@@ -86,6 +96,8 @@ export const GOSSIP_CONFIG_DEFAULTS: GossipConfig = Object.freeze({
   maxDigestsPerSyn: 4096,
   maxStateBytesPerMessage: 1024 * 1024,
   livenessProbeAfterMs: 1000,
+  livenessProbePhi: 2,
+  livenessProbes: true,
   livenessProbeIntervalMs: 250,
   livenessProbeTimeoutMs: 1000,
   livenessProbeRefusalsToConvict: 2,
@@ -130,6 +142,14 @@ export function resolveGossipConfig(overrides: Partial<GossipConfig> = {}): Goss
         `Cannot configure gossip: ${key} must be an integer >= 1, got ${String(value)}`,
       );
     }
+  }
+  if (!(config.livenessProbePhi >= 0 && config.livenessProbePhi <= 1000)) {
+    throw new RangeError(
+      `Cannot configure gossip: livenessProbePhi must be in [0, 1000], got ${config.livenessProbePhi}`,
+    );
+  }
+  if (typeof config.livenessProbes !== "boolean") {
+    throw new RangeError("Cannot configure gossip: livenessProbes must be a boolean");
   }
   if (config.maxStateBytesPerMessage < 64 * 1024) {
     throw new RangeError(

@@ -151,5 +151,15 @@ Deno.test("resolveGossipConfig() validates every numeric setting of the defaults
     .filter(([, value]) => typeof value === "number")
     .map(([key]) => key)
     .sort();
-  deepEqual(numeric, [...INTEGER_KEYS, "phiConvictThreshold"].sort());
+  deepEqual(numeric, [...INTEGER_KEYS, "livenessProbePhi", "phiConvictThreshold"].sort());
+});
+
+Deno.test("resolveGossipConfig() takes livenessProbePhi in [0, 1000] and livenessProbes as a boolean", () => {
+  equal(resolveGossipConfig().livenessProbePhi, 2);
+  equal(resolveGossipConfig({ livenessProbePhi: 0 }).livenessProbePhi, 0);
+  equal(resolveGossipConfig({ livenessProbePhi: 1.5 }).livenessProbePhi, 1.5);
+  throwsNaming({ livenessProbePhi: -1 }, "livenessProbePhi");
+  throwsNaming({ livenessProbePhi: Number.NaN }, "livenessProbePhi");
+  equal(resolveGossipConfig({ livenessProbes: false }).livenessProbes, false);
+  throwsNaming({ livenessProbes: "no" } as unknown as Partial<GossipConfig>, "livenessProbes");
 });

@@ -70,12 +70,16 @@ export class GossipMetrics {
   shutdownsSent = 0;
   /** GOSSIP_SHUTDOWN messages received. */
   shutdownsReceived = 0;
+  /** Liveness probes sent (ADR 0003). */
+  probesSent = 0;
   /** Convictions by phi. */
   phiConvictions = 0;
   /** Convictions by refused connects (ADR 0003). */
   refusedConvictions = 0;
   /** Endpoint states held back by the byte bound of one message (sent in a later round). */
   deferredStates = 0;
+  /** Gossip messages ignored for naming more endpoints than `maxEndpoints`. */
+  rejectedMessages = 0;
   /** Remote states rejected (generation from the far future, endpoint limit reached). */
   rejectedStates = 0;
   /** Errors thrown by subscribers or probes. */

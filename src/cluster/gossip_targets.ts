@@ -13,8 +13,7 @@
  * const seed = { host: "10.0.0.1", port: 7000 };
  * // Alone: only the seed can be asked.
  * const targets = chooseGossipTargets({
- *   live: [], unreachable: [], seeds: [seed], seedKeys: new Set(["10.0.0.1:7000"]),
- *   random: new Random(1),
+ *   live: [], unreachable: [], seeds: [seed], random: new Random(1),
  * });
  * assert.deepEqual(targets, [seed]);
  * ```
@@ -31,17 +30,16 @@ export interface GossipTargetInputs {
   readonly live: readonly InetAddressAndPort[];
   /** Peers considered down that have not left. */
   readonly unreachable: readonly InetAddressAndPort[];
-  /** The seeds other than this node. */
+  /** The seeds other than this node (Cassandra's seed list never holds the node itself). */
   readonly seeds: readonly InetAddressAndPort[];
-  /** Keys of all seeds (this node's included, if it is one): the `seeds` count of the rule. */
-  readonly seedKeys: ReadonlySet<string>;
   /** Injected randomness. */
   readonly random: Random;
 }
 
 /** The peers to send this round's SYN to (possibly none; possibly one peer twice). */
 export function chooseGossipTargets(inputs: GossipTargetInputs): InetAddressAndPort[] {
-  const { live, unreachable, seeds, seedKeys, random } = inputs;
+  const { live, unreachable, seeds, random } = inputs;
+  const seedKeys = new Set(seeds.map(formatInetAddress));
   const targets: InetAddressAndPort[] = [];
   let gossipedToSeed = false;
   if (live.length > 0) {

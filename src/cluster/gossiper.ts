@@ -80,7 +80,7 @@ import {
   type KnownEndpoint,
   statesForDigests,
 } from "./gossip_exchange.ts";
-import type { GossipStatus } from "./gossip_status.ts";
+import { type GossipStatus, isLeftStatus } from "./gossip_status.ts";
 import type { GenerationStore } from "./generation_store.ts";
 import { LivenessProber, transportProbe } from "./liveness_prober.ts";
 import { chooseGossipTargets } from "./gossip_targets.ts";
@@ -144,9 +144,11 @@ export class Gossiper {
   readonly #detector: FailureDetector;
   readonly #prober: LivenessProber;
   readonly #states: EndpointStateMap;
-  /** Generation each in-flight ECHO was sent for, by peer. */
-  readonly #echoes = new Map<string, number>();
+  /** Each in-flight ECHO by peer: the generation it confirms and when it was sent. */
+  readonly #echoes = new Map<string, { generation: number; sentAtMs: number }>();
   readonly #pendingLocalStates = new Map<number, string>();
+  /** When each silent (not suspect) peer was last probed, to probe it at most once a second. */
+  readonly #silentProbeAtMs = new Map<string, number>();
   readonly #seedKeys: Set<string>;
   #otherSeeds: readonly InetAddressAndPort[] = [];
   #localKey = "";
@@ -156,6 +158,7 @@ export class Gossiper {
   #probeTimer: Timer | undefined;
   #unsubscribeLinks: (() => void) | undefined;
   #closed = false;
+  readonly #echoTimeoutMs: number;
 
   constructor(options: GossiperOptions) {
     this.#options = options;
@@ -187,10 +190,12 @@ export class Gossiper {
       onReset: (key) => {
         this.#prober.forget(key);
         this.#echoes.delete(key);
+        this.#silentProbeAtMs.delete(key);
       },
       onNetVersion: (address, version) => this.#messaging.setPeerMessagingVersion(address, version),
     });
     this.#seedKeys = new Set(this.config.seeds.map(formatInetAddress));
+    this.#echoTimeoutMs = ECHO_REQ.timeoutMs ?? this.#messaging.config.applicationTimeoutMs;
   }
 
   /** This node's address (the messaging service's). */
@@ -255,7 +260,8 @@ export class Gossiper {
   async start(): Promise<void> {
     if (this.#local !== undefined) return;
     const nowSeconds = Math.floor(this.#clock.nowMs() / 1000);
-    const generation = await this.#options.generationStore.next(nowSeconds);
+    let generation = await this.#options.generationStore.next(nowSeconds);
+    if (this.#closed) return;
     this.#localKey = formatInetAddress(this.localAddress);
     this.#registerHandlers();
     this.#unsubscribeLinks = this.#messaging.onConnectionLost((peer) =>
@@ -273,6 +279,15 @@ export class Gossiper {
       });
       try {
         await this.#shadow.run();
+        // Our own state as the cluster remembers it: a node whose generation file was lost and
+        // whose clock is behind must still come back with a higher generation, or it would be
+        // ignored as old news.
+        for (const entry of this.#shadow.states) {
+          const seen = entry.state.heartbeat.generation;
+          if (formatInetAddress(entry.address) === this.#localKey && seen >= generation) {
+            generation = await this.#options.generationStore.next(seen + 1);
+          }
+        }
       } finally {
         this.#shadow = undefined;
       }
@@ -306,7 +321,9 @@ export class Gossiper {
     this.#roundTimer?.cancel();
     this.#probeTimer?.cancel();
     this.#unsubscribeLinks?.();
-    if (this.#local !== undefined) {
+    // A node that has left (or was removed) stays silent: announcing shutdown would overwrite
+    // LEFT everywhere and bring it back as a member (Cassandra's isSilentShutdownState).
+    if (this.#local !== undefined && !isLeftStatus(this.#local.status)) {
       this.setLocalState(ApplicationState.STATUS_WITH_PORT, "shutdown,true");
       for (const endpoint of this.#states.live()) {
         this.#messaging.send(
@@ -379,9 +396,10 @@ export class Gossiper {
     messaging.registerHandler(GOSSIP_DIGEST_SYN, (message, from) => this.#onSyn(message, from));
     messaging.registerHandler(GOSSIP_DIGEST_ACK, (message, from) => this.#onAck(message, from));
     messaging.registerHandler(GOSSIP_DIGEST_ACK2, (message) => this.#onAck2(message));
-    messaging.registerHandler(GOSSIP_SHUTDOWN, (_message, from) => {
+    messaging.registerHandler(GOSSIP_SHUTDOWN, (message, from) => {
       this.metrics.shutdownsReceived++;
-      this.#states.markAsShutdown(formatInetAddress(this.#withPort(from)));
+      if (this.#closed || this.#local === undefined) return;
+      this.#states.markAsShutdown(formatInetAddress(from), message.createdAtMs);
     });
     messaging.registerHandler(ECHO_REQ, (message, from) => {
       // Cassandra answers echoes only once gossip runs, so a node is not marked alive early.
@@ -406,7 +424,6 @@ export class Gossiper {
       live: this.#states.live().map((endpoint) => endpoint.address),
       unreachable: this.#states.unreachable().map((endpoint) => endpoint.address),
       seeds: this.#otherSeeds,
-      seedKeys: this.#seedKeys,
       random: this.#random,
     });
     for (const target of targets) this.#sendSyn(target, digests);
@@ -433,25 +450,37 @@ export class Gossiper {
     this.#states.expire();
   }
 
+  /**
+   * Probes live peers that are suspect (a link broke, or a probe was refused) every round, and
+   * peers that have been silent unusually long (phi ≥ livenessProbePhi and at least
+   * livenessProbeAfterMs) at most once per livenessProbeAfterMs.
+   */
   #probeSilentPeers(): void {
+    if (!this.config.livenessProbes) return;
     const nowMs = this.#monotonicMs();
+    const { livenessProbeAfterMs, livenessProbePhi } = this.config;
     for (const [key, endpoint] of this.#states.entries) {
       if (key === this.#localKey || !endpoint.record.alive || this.#prober.inFlight(key)) continue;
-      if (
-        !this.#prober.isSuspect(key, nowMs) &&
-        this.#detector.silenceMs(key, nowMs) < this.config.livenessProbeAfterMs
-      ) continue;
+      if (!this.#prober.isSuspect(key, nowMs)) {
+        if (this.#detector.silenceMs(key, nowMs) < livenessProbeAfterMs) continue;
+        if (this.#detector.phi(key, nowMs) < livenessProbePhi) continue;
+        const lastMs = this.#silentProbeAtMs.get(key);
+        if (lastMs !== undefined && nowMs - lastMs < livenessProbeAfterMs) continue;
+        this.#silentProbeAtMs.set(key, nowMs);
+      }
       this.#probe(key, endpoint);
     }
   }
 
   #probe(key: string, endpoint: KnownEndpoint): void {
+    this.metrics.probesSent++;
     this.#prober.probe({ key, address: endpoint.address })
       .catch((error) => this.#reportError(error));
   }
 
   /** A link to `peer` broke: if we think it alive, ask at once whether it still listens. */
   #onConnectionLost(peer: InetAddressAndPort): void {
+    if (!this.config.livenessProbes) return;
     const key = formatInetAddress(peer);
     const endpoint = this.#states.get(key);
     if (endpoint === undefined || !endpoint.record.alive || this.#closed) return;
@@ -470,6 +499,7 @@ export class Gossiper {
 
   #onSyn(message: Message<GossipDigestSyn>, from: InetAddressAndPort): void {
     this.metrics.synsReceived++;
+    if (this.#closed) return;
     const syn = message.payload;
     if (
       syn.clusterName !== this.config.clusterName ||
@@ -491,8 +521,12 @@ export class Gossiper {
       this.#sendAck(from, { digests: [], endpointStates });
       return;
     }
+    if (syn.digests.length > this.config.maxEndpoints) {
+      this.metrics.rejectedMessages++;
+      return;
+    }
     const examination = examineDigests(
-      syn.digests,
+      this.#withPorts(syn.digests),
       this.#states.entries,
       maxBytes,
       version,
@@ -513,11 +547,18 @@ export class Gossiper {
       this.#shadow.answered(ack.endpointStates);
       return;
     }
-    if (this.#local === undefined) return;
+    if (this.#local === undefined || this.#closed) return;
+    if (
+      ack.digests.length > this.config.maxEndpoints ||
+      ack.endpointStates.length > this.config.maxEndpoints
+    ) {
+      this.metrics.rejectedMessages++;
+      return;
+    }
     this.#states.apply(ack.endpointStates, this.localAddress.port);
     if (ack.digests.length === 0) return;
     const endpointStates = statesForDigests(
-      ack.digests,
+      this.#withPorts(ack.digests),
       this.#states.entries,
       this.config.maxStateBytesPerMessage,
       this.#peerVersion(from),
@@ -531,7 +572,11 @@ export class Gossiper {
 
   #onAck2(message: Message<GossipDigestAck2>): void {
     this.metrics.ack2sReceived++;
-    if (this.#local === undefined) return;
+    if (this.#local === undefined || this.#closed) return;
+    if (message.payload.endpointStates.length > this.config.maxEndpoints) {
+      this.metrics.rejectedMessages++;
+      return;
+    }
     this.#states.apply(message.payload.endpointStates, this.localAddress.port);
   }
 
@@ -539,19 +584,34 @@ export class Gossiper {
     return this.#messaging.peerMessagingVersion(peer) ?? this.#messaging.config.maxVersion;
   }
 
-  /** A version-11 address has no port; it means the cluster's shared storage port. */
-  #withPort(address: InetAddressAndPort): InetAddressAndPort {
-    return address.port === 0 ? { host: address.host, port: this.localAddress.port } : address;
+  /**
+   * Digests from a version-11 peer carry addresses without a port: they mean the cluster's
+   * shared storage port, so look them up (and answer them) with ours.
+   */
+  #withPorts(digests: readonly GossipDigest[]): readonly GossipDigest[] {
+    if (!digests.some((digest) => digest.address.port === 0)) return digests;
+    const port = this.localAddress.port;
+    return digests.map((digest) =>
+      digest.address.port === 0
+        ? { ...digest, address: { host: digest.address.host, port } }
+        : digest
+    );
   }
 
   /** Confirms `key` with an ECHO round trip, then marks it alive (Cassandra's markAlive). */
   #echo(key: string, endpoint: KnownEndpoint): void {
-    if (this.#echoes.has(key) || this.#closed) return;
+    if (this.#closed) return;
+    const nowMs = this.#monotonicMs();
+    const inFlight = this.#echoes.get(key);
+    // A lost answer must not block the next echo until the callback expires: that expiry
+    // follows the wall clock, which may step back. Allow a new echo after its timeout.
+    if (inFlight !== undefined && nowMs - inFlight.sentAtMs < this.#echoTimeoutMs) return;
     const generation = endpoint.record.generation;
-    this.#echoes.set(key, generation);
+    const echo = { generation, sentAtMs: nowMs };
+    this.#echoes.set(key, echo);
     this.metrics.echoesSent++;
     const settle = () => {
-      if (this.#echoes.get(key) === generation) this.#echoes.delete(key);
+      if (this.#echoes.get(key) === echo) this.#echoes.delete(key);
     };
     this.#messaging.sendWithCallback(
       this.#messaging.createMessage(ECHO_REQ, undefined),

@@ -68,6 +68,11 @@ export interface MessagingConfig {
   readonly largeFramePayloadBytes: number;
   /** Bound on messages waiting in one handler stage's queue; 65536. */
   readonly stageQueueCapacityMessages: number;
+  /**
+   * Longest `close()` waits for queued messages to be written before failing the rest; 10 s.
+   * Links to unreachable peers never wait (Ringwire's own bound; Cassandra bounds its shutdown).
+   */
+  readonly closeDrainTimeoutMs: number;
 }
 
 /** Cassandra 4.0's defaults. */
@@ -94,6 +99,7 @@ export const DEFAULT_MESSAGING_CONFIG: MessagingConfig = {
   smallFramePayloadBytes: 64 * 1024,
   largeFramePayloadBytes: 32 * 1024,
   stageQueueCapacityMessages: 65_536,
+  closeDrainTimeoutMs: 10_000,
 };
 
 /** A configuration that refers to impossible values. */

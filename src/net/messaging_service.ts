@@ -190,11 +190,15 @@ export class MessagingService {
     if (this.#closed) return;
     this.#closed = true;
     this.#listener?.close();
-    await Promise.all(
-      [...this.#outbound.values()].flatMap((peer) =>
-        LINK_TYPES.map((t) => peer.links[t].close(true))
-      ),
+    const links = [...this.#outbound.values()].flatMap((peer) =>
+      LINK_TYPES.map((t) => peer.links[t])
     );
+    // Drain, but not forever: a stuck write or a slow peer gets closeDrainTimeoutMs.
+    const deadline = this.#clock.setTimer(() => {
+      for (const link of links) void link.close(false);
+    }, this.config.closeDrainTimeoutMs);
+    await Promise.all(links.map((link) => link.close(true)));
+    deadline.cancel();
     await this.#inbound.close();
     await this.#dispatcher.close();
     this.#callbacks.close();

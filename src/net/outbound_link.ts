@@ -300,6 +300,11 @@ export class OutboundLink {
     this.#state = { kind: "idle" };
     this.#failedAttempts++;
     this.#hooks.onConnectFailed?.(this.type, error);
+    if (this.#draining.length > 0) {
+      // Closing: the peer cannot be reached, so stop draining rather than wait for expiry.
+      void this.close(false);
+      return;
+    }
     if (this.#queue.length === 0) return;
     // Retry while messages wait: max(min, r), r doubling up to the ceiling.
     const delayMs = Math.max(this.#config.reconnectDelayMsMin, this.#retryDelayMs);
@@ -432,8 +437,12 @@ export class OutboundLink {
    */
   async close(drain: boolean): Promise<void> {
     // A write in flight holds messages already taken off the queue: wait for it too, or the
-    // close would cut them off (a GOSSIP_SHUTDOWN sent just before exit, say).
-    if (drain && (this.#queue.length > 0 || this.#flushing) && this.#state.kind !== "closed") {
+    // close would cut them off (a GOSSIP_SHUTDOWN sent just before exit, say). A link whose
+    // connects fail does not wait: its queue would only empty by expiry (minutes).
+    if (
+      drain && (this.#queue.length > 0 || this.#flushing) && this.#state.kind !== "closed" &&
+      (this.#state.kind === "established" || this.#failedAttempts === 0)
+    ) {
       await new Promise<void>((resolve) => this.#draining.push(resolve));
     }
     const state = this.#state;
@@ -447,7 +456,10 @@ export class OutboundLink {
     this.#metrics.activeConnections = 0;
     const error = new ConnectionClosedError(`Cannot send to ${this.#peerKey}: link closed`);
     for (const item of this.#queue.drain()) this.#fail(item, error);
-    this.#resolveDrained();
+    // Whoever still waits for a drain (a close that timed out and closed again) goes on.
+    const waiters = this.#draining;
+    this.#draining = [];
+    for (const resolve of waiters) resolve();
   }
 
   #resolveDrained(): void {

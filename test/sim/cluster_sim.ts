@@ -16,6 +16,7 @@ import { Random } from "../../src/random.ts";
 import { ConnectTimeoutError } from "../../src/net/errors.ts";
 import { MemoryNetwork } from "../../src/net/memory_transport.ts";
 import { MessagingService } from "../../src/net/messaging_service.ts";
+import type { MessagingConfig } from "../../src/net/messaging_config.ts";
 import type { Transport } from "../../src/net/transport.ts";
 import { MemoryGenerationStore } from "../../src/cluster/generation_store.ts";
 import type { GossipConfig } from "../../src/cluster/gossip_config.ts";
@@ -39,6 +40,8 @@ export interface ClusterSimOptions {
   readonly gossipLossProbability?: number;
   /** Gossip overrides (seeds are set by the simulator). */
   readonly gossip?: Partial<GossipConfig>;
+  /** Messaging overrides per node (e.g. `maxVersion: 11` for an older release). */
+  readonly messagingFor?: (index: number) => Partial<MessagingConfig>;
 }
 
 /** One event as a node saw it, with the simulated time. */
@@ -153,6 +156,7 @@ export class ClusterSim {
       transport,
       clock: node.clock,
       verbs: createVerbRegistry(),
+      config: this.#options.messagingFor?.(index) ?? {},
       onError: (error) => this.errors.push(error),
       outboundFilter: (message) => {
         if (loss === 0) return true;
