@@ -72,7 +72,7 @@ export interface GossipConfig {
   readonly livenessProbeIntervalMs: number;
   /** How long a probe's connect may take before it counts as no answer. */
   readonly livenessProbeTimeoutMs: number;
-  /** Consecutive refused probes (and no heartbeat meanwhile) that convict a peer. */
+  /** Consecutive refused probes that convict a peer. */
   readonly livenessProbeRefusalsToConvict: number;
 }
 
