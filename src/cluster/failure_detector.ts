@@ -45,7 +45,9 @@ export interface FailureDetectorOptions {
 
 /** The last `size` inter-arrival times of one peer, with their running sum. */
 class ArrivalWindow {
-  readonly #intervals: Float64Array;
+  /** Grows by doubling up to the window size, so a peer heard from rarely costs little. */
+  #intervals: Float64Array;
+  readonly #sizeMax: number;
   #count = 0;
   #next = 0;
   #sum = 0;
@@ -53,12 +55,21 @@ class ArrivalWindow {
   lastMs: number;
 
   constructor(size: number, nowMs: number, initialIntervalMs: number) {
-    this.#intervals = new Float64Array(size);
+    this.#sizeMax = size;
+    this.#intervals = new Float64Array(Math.min(size, 16));
     this.lastMs = nowMs;
     this.add(initialIntervalMs);
   }
 
   add(intervalMs: number): void {
+    if (this.#count === this.#intervals.length && this.#count < this.#sizeMax) {
+      // Full but below the window size: nothing was overwritten yet, so the samples are in
+      // order from index 0; copy them and write after them.
+      const grown = new Float64Array(Math.min(this.#sizeMax, this.#count * 2));
+      grown.set(this.#intervals);
+      this.#intervals = grown;
+      this.#next = this.#count;
+    }
     if (this.#count === this.#intervals.length) this.#sum -= this.#intervals[this.#next]!;
     else this.#count++;
     this.#intervals[this.#next] = intervalMs;

@@ -81,3 +81,26 @@ Deno.test("impossible settings are refused", () => {
   throws(() => new FailureDetector({ phiConvictThreshold: 0 }), RangeError);
   throws(() => new FailureDetector({ windowSize: 0 }), RangeError);
 });
+
+Deno.test("FailureDetector keeps exactly the last windowSize intervals as its window grows", () => {
+  const detector = new FailureDetector({
+    windowSize: 100,
+    initialIntervalMs: 500,
+    maxIntervalMs: 2000,
+  });
+  detector.report("p", 0);
+  let nowMs = 0;
+  // 300 intervals of 1000 ms after the 500 ms seed: the seed and the oldest ones drop out.
+  for (let i = 0; i < 300; i++) detector.report("p", nowMs += 1000);
+  equal(detector.sampleCount("p"), 100);
+  equal(detector.meanIntervalMs("p"), 1000);
+  // Mixed intervals: the mean is that of the last 100 exactly.
+  const recent: number[] = [];
+  for (let i = 0; i < 150; i++) {
+    const interval = 100 + (i % 7) * 100;
+    detector.report("p", nowMs += interval);
+    recent.push(interval);
+  }
+  const last = recent.slice(-100);
+  equal(detector.meanIntervalMs("p"), last.reduce((a, b) => a + b, 0) / 100);
+});

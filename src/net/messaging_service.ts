@@ -95,8 +95,10 @@ export interface MessageOptions {
 }
 
 interface PeerOutbound {
-  readonly links: Record<LinkType, OutboundLink>;
+  /** Links created on first use: most peers only ever see urgent (gossip) traffic. */
+  readonly links: Partial<Record<LinkType, OutboundLink>>;
   readonly metrics: Record<LinkType, OutboundMetrics>;
+  readonly link: (type: LinkType) => OutboundLink;
 }
 
 const LINK_TYPES: readonly LinkType[] = ["urgent", "small", "large"];
@@ -191,7 +193,7 @@ export class MessagingService {
     this.#closed = true;
     this.#listener?.close();
     const links = [...this.#outbound.values()].flatMap((peer) =>
-      LINK_TYPES.map((t) => peer.links[t])
+      LINK_TYPES.flatMap((t) => peer.links[t] ?? [])
     );
     // Drain, but not forever: a stuck write or a slow peer gets closeDrainTimeoutMs.
     const deadline = this.#clock.setTimer(() => {
@@ -276,7 +278,7 @@ export class MessagingService {
       : message.verb.priority === 0
       ? "urgent"
       : "small";
-    this.#peerOutbound(peer, peerKey).links[type].enqueue(message, sizeBytes);
+    this.#peerOutbound(peer, peerKey).link(type).enqueue(message, sizeBytes);
   }
 
   /**
@@ -381,7 +383,9 @@ export class MessagingService {
     this.#peerVersions.set(peerKey, version);
     if (known === undefined || known === version) return;
     const outbound = this.#outbound.get(peerKey);
-    if (outbound !== undefined) { for (const type of LINK_TYPES) outbound.links[type].reconnect(); }
+    if (outbound !== undefined) {
+      for (const type of LINK_TYPES) outbound.links[type]?.reconnect();
+    }
   }
 
   /** The version last learned for `peer` (handshakes and gossip), if any. */
@@ -395,7 +399,7 @@ export class MessagingService {
     const versions: Partial<Record<LinkType, number>> = {};
     if (outbound === undefined) return versions;
     for (const type of LINK_TYPES) {
-      const version = outbound.links[type].version;
+      const version = outbound.links[type]?.version;
       if (version !== undefined) versions[type] = version;
     }
     return versions;
@@ -437,7 +441,7 @@ export class MessagingService {
       small: new OutboundMetrics(),
       large: new OutboundMetrics(),
     };
-    const link = (type: LinkType) =>
+    const create = (type: LinkType) =>
       new OutboundLink({
         peer,
         type,
@@ -454,10 +458,8 @@ export class MessagingService {
           },
         },
       });
-    outbound = {
-      links: { urgent: link("urgent"), small: link("small"), large: link("large") },
-      metrics,
-    };
+    const links: Partial<Record<LinkType, OutboundLink>> = {};
+    outbound = { links, metrics, link: (type) => (links[type] ??= create(type)) };
     this.#outbound.set(peerKey, outbound);
     return outbound;
   }

@@ -20,6 +20,19 @@ import type { QueuedMessage } from "./outbound_queue.ts";
 /** Largest buffer a large link keeps for reuse between messages: 4 MiB. */
 export const REUSED_LARGE_BUFFER_BYTES_MAX = 4 * 1024 * 1024;
 
+/** Most idle small-frame buffers kept for reuse per size (a bound on pooled memory). */
+export const FRAME_BUFFER_POOL_SIZE_MAX = 64;
+
+/**
+ * Idle small-frame buffers by length, shared by every link of the process: a node with a
+ * thousand peers holds buffers only for the links writing now, not one per link.
+ */
+const FRAME_BUFFER_POOL = new Map<number, Uint8Array[]>();
+
+function takePooledFrameBuffer(bytes: number): Uint8Array {
+  return FRAME_BUFFER_POOL.get(bytes)?.pop() ?? new Uint8Array(bytes);
+}
+
 /** Where the builder takes messages from: the link's queue. */
 export interface FrameSource {
   /** The clock, read once per frame. */
@@ -41,6 +54,19 @@ export class OutboundFrameBuilder {
   /** Large link: reused serialization and framing buffers. */
   #largeScratch: Uint8Array | undefined;
   #largeOut: Uint8Array | undefined;
+
+  /**
+   * Gives the small-frame buffer back to the shared pool (the link's queue is empty and its
+   * last write finished), so idle links hold no 64 KiB buffer each; a busy link keeps its own.
+   */
+  releaseFrameBuffer(): void {
+    const buffer = this.#frameBuffer;
+    if (buffer === undefined) return;
+    this.#frameBuffer = undefined;
+    const pool = FRAME_BUFFER_POOL.get(buffer.length) ?? [];
+    if (pool.length < FRAME_BUFFER_POOL_SIZE_MAX) pool.push(buffer);
+    FRAME_BUFFER_POOL.set(buffer.length, pool);
+  }
 
   constructor(type: LinkType, config: MessagingConfig, from: InetAddressAndPort) {
     this.#type = type;
@@ -72,9 +98,12 @@ export class OutboundFrameBuilder {
     const nowMs = source.nowMs();
     const encoder = frameEncoderFor(established.framing);
     const capacity = this.#config.smallFramePayloadBytes;
-    const buffer = this.#frameBuffer ??= new Uint8Array(
-      encoder.headerLength + capacity + encoder.trailerLength,
-    );
+    const bytes = encoder.headerLength + capacity + encoder.trailerLength;
+    let buffer = this.#frameBuffer;
+    if (buffer === undefined || buffer.length !== bytes) {
+      buffer = takePooledFrameBuffer(bytes);
+      this.#frameBuffer = buffer;
+    }
     const out = new ByteWriter(buffer, encoder.headerLength, encoder.headerLength + capacity);
     for (let item = source.next(nowMs); item !== undefined; item = source.next(nowMs)) {
       const size = this.#sizeAt(item, established.version, source);

@@ -381,6 +381,7 @@ export class OutboundLink {
       return;
     }
     if (this.#queue.length === 0) {
+      this.#builder.releaseFrameBuffer();
       this.#resolveDrained();
       if (this.#state.kind === "established") this.#armIdle();
     } else if (this.#state.kind === "established") this.#wake();

@@ -21,7 +21,8 @@ export interface QueuedMessage {
   readonly reserveBytes: number;
 }
 
-const INITIAL_CAPACITY = 1024;
+/** Slots at first; doubles as needed (a power of two, for the index mask). */
+const INITIAL_CAPACITY = 16;
 
 /** FIFO of queued messages with removal of expired entries. */
 export class OutboundQueue {
