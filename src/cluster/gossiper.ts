@@ -147,8 +147,7 @@ export class Gossiper {
   /** Each in-flight ECHO by peer: the generation it confirms and when it was sent. */
   readonly #echoes = new Map<string, { generation: number; sentAtMs: number }>();
   readonly #pendingLocalStates = new Map<number, string>();
-  /** When each silent (not suspect) peer was last probed, to probe it at most once a second. */
-  readonly #silentProbeAtMs = new Map<string, number>();
+  #lastSilenceScanMs = -Infinity;
   readonly #seedKeys: Set<string>;
   #otherSeeds: readonly InetAddressAndPort[] = [];
   #localKey = "";
@@ -190,7 +189,6 @@ export class Gossiper {
       onReset: (key) => {
         this.#prober.forget(key);
         this.#echoes.delete(key);
-        this.#silentProbeAtMs.delete(key);
       },
       onNetVersion: (address, version) => this.#messaging.setPeerMessagingVersion(address, version),
     });
@@ -459,15 +457,19 @@ export class Gossiper {
     if (!this.config.livenessProbes) return;
     const nowMs = this.#monotonicMs();
     const { livenessProbeAfterMs, livenessProbePhi } = this.config;
+    // Suspects are probed every tick; the scan for silent peers (every endpoint) only as often
+    // as a silent peer may be probed, so its cost does not grow with the tick rate.
+    for (const key of this.#prober.suspects(nowMs)) {
+      const endpoint = this.#states.get(key);
+      if (endpoint?.record.alive && !this.#prober.inFlight(key)) this.#probe(key, endpoint);
+    }
+    if (nowMs - this.#lastSilenceScanMs < livenessProbeAfterMs) return;
+    this.#lastSilenceScanMs = nowMs;
     for (const [key, endpoint] of this.#states.entries) {
       if (key === this.#localKey || !endpoint.record.alive || this.#prober.inFlight(key)) continue;
-      if (!this.#prober.isSuspect(key, nowMs)) {
-        if (this.#detector.silenceMs(key, nowMs) < livenessProbeAfterMs) continue;
-        if (this.#detector.phi(key, nowMs) < livenessProbePhi) continue;
-        const lastMs = this.#silentProbeAtMs.get(key);
-        if (lastMs !== undefined && nowMs - lastMs < livenessProbeAfterMs) continue;
-        this.#silentProbeAtMs.set(key, nowMs);
-      }
+      if (this.#prober.isSuspect(key, nowMs)) continue;
+      if (this.#detector.silenceMs(key, nowMs) < livenessProbeAfterMs) continue;
+      if (this.#detector.phi(key, nowMs) < livenessProbePhi) continue;
       this.#probe(key, endpoint);
     }
   }

@@ -116,6 +116,13 @@ export class LivenessProber {
     return false;
   }
 
+  /** The keys suspect at `nowMs` (see {@link isSuspect}); lapsed suspicions are forgotten. */
+  suspects(nowMs: number): string[] {
+    const keys: string[] = [];
+    for (const key of this.#states.keys()) if (this.isSuspect(key, nowMs)) keys.push(key);
+    return keys;
+  }
+
   /**
    * Marks `key` suspect until `untilMs` (its connection was lost). The window matters: a process
    * being killed closes its connections before its listener, so the first probe can still be

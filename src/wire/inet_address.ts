@@ -33,6 +33,21 @@ export interface InetAddressAndPort {
 /** First messaging version whose address form carries a port. */
 const VERSION_40 = 12;
 
+/** Most host strings whose parsed bytes are kept (gossip writes the same addresses each round). */
+const PARSED_HOSTS_MAX = 16_384;
+const parsedHosts = new Map<string, Uint8Array>();
+
+/** {@link parseIpAddress}, remembered: the returned bytes are shared and must not be modified. */
+function parsedIpAddress(host: string): Uint8Array {
+  let bytes = parsedHosts.get(host);
+  if (bytes === undefined) {
+    bytes = parseIpAddress(host);
+    if (parsedHosts.size >= PARSED_HOSTS_MAX) parsedHosts.clear();
+    parsedHosts.set(host, bytes);
+  }
+  return bytes;
+}
+
 /** Parses an IPv4 or IPv6 literal into its 4 or 16 bytes; throws on anything else. */
 export function parseIpAddress(host: string): Uint8Array {
   const v4 = parseIpv4(host);
@@ -126,7 +141,7 @@ export function writeInetAddress(
   out: ByteWriter,
   version: number,
 ): void {
-  const bytes = parseIpAddress(address.host);
+  const bytes = parsedIpAddress(address.host);
   if (version >= VERSION_40) {
     out.writeUint8(bytes.length + 2);
     out.writeBytes(bytes);
