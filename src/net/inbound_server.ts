@@ -19,6 +19,11 @@ import { CapacitySignal, ReceiveCapacity } from "./receive_capacity.ts";
 import { EndpointAndGlobalReserve, ResourceLimit } from "./resource_limit.ts";
 import type { Connection, Listener } from "./transport.ts";
 
+/** First wait after a failed accept; it doubles up to {@link ACCEPT_BACKOFF_MS_MAX}. */
+const ACCEPT_BACKOFF_MS_MIN = 10;
+/** Longest wait between accept attempts after failures. */
+const ACCEPT_BACKOFF_MS_MAX = 1000;
+
 /** What the inbound server needs from its messaging service. */
 export interface InboundServerOptions {
   /** Our listening address (a legacy peer's port is taken to be ours). */
@@ -63,6 +68,8 @@ export class InboundServer {
   readonly #peers = new Map<string, PeerInbound>();
   readonly #global: ResourceLimit;
   readonly #capacitySignal = new CapacitySignal();
+  /** Accept errors survived (each reported, then retried after a backoff). */
+  acceptErrors = 0;
   /** Connections closed by the peer before a byte of handshake (probes, port checks). */
   probeConnections = 0;
   #acceptLoop: Promise<void> | undefined;
@@ -93,8 +100,22 @@ export class InboundServer {
   }
 
   async #accept(listener: Listener): Promise<void> {
+    let backoffMs = ACCEPT_BACKOFF_MS_MIN;
     for (;;) {
-      const connection = await listener.accept();
+      let connection: Connection | null;
+      try {
+        connection = await listener.accept();
+        backoffMs = ACCEPT_BACKOFF_MS_MIN;
+      } catch (error) {
+        // Out of file descriptors or similar: say so, wait, and keep accepting. A node that
+        // stopped accepting would look dead to every peer while it still gossips out.
+        if (this.#closed) return;
+        this.acceptErrors++;
+        this.#options.onError(error);
+        await this.#options.clock.sleep(backoffMs);
+        backoffMs = Math.min(ACCEPT_BACKOFF_MS_MAX, backoffMs * 2);
+        continue;
+      }
       if (connection === null) return;
       if (this.#closed) {
         connection.close();

@@ -167,10 +167,14 @@ class TcpListener implements Listener {
       try {
         conn = await this.#listener.accept();
       } catch (error) {
-        if (this.#closed || isGoneError(error)) {
+        // The listener itself is gone only when we closed it (or Deno did: BadResource).
+        if (this.#closed || error instanceof Deno.errors.BadResource) {
           this.close();
           return null;
         }
+        // A connection reset before we accepted it: skip it, keep listening.
+        if (isGoneError(error)) continue;
+        // Anything else (EMFILE, ...) belongs to the caller, which backs off and retries.
         throw error;
       }
       if (this.#closed) {
