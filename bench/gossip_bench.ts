@@ -18,7 +18,7 @@
  * Every cluster size runs in a fresh process (this script re-runs itself with `--case=<nodes>`).
  * A size whose memory, extrapolated as n² from the largest size measured, would not fit in this
  * machine's memory is not run, and the section says so. Run: `deno task bench` (all benchmarks)
- * or `deno run -A bench/gossip_bench.ts [--quick] [--nodes=100,300]`: 100, 200 and 1000 nodes
+ * or `deno run -A bench/gossip_bench.ts [--quick] [--nodes=100,300]`: 100, 200, 500 and 1000 nodes
  * by default, only 100 with shorter windows with `--quick`. Writes its section of
  * bench/RESULTS.md unless `--quick`.
  */
@@ -129,7 +129,12 @@ function progress(nodes: number, text: string): void {
 
 /** One cluster size, in this (fresh) process. */
 async function runCase(n: number): Promise<CaseResult> {
-  const sim = new ClusterSim({ seed: SEED, nodes: n, seedCount: SEED_COUNT });
+  const sim = new ClusterSim({
+    seed: SEED,
+    nodes: n,
+    seedCount: SEED_COUNT,
+    recordEvents: false,
+  });
   try {
     let wallStart = performance.now();
     await sim.startAll();
@@ -248,7 +253,7 @@ async function main() {
     ? nodesArg.slice("--nodes=".length).split(",").map(Number)
     : quick
     ? [100]
-    : [100, 200, 1000];
+    : [100, 200, 500, 1000];
   for (const n of sizes) {
     if (!Number.isSafeInteger(n) || n < SEED_COUNT + 1) {
       throw new RangeError(`Cannot benchmark: node counts must be integers > ${SEED_COUNT}`);

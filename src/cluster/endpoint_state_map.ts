@@ -217,13 +217,25 @@ export class EndpointStateMap {
     if (known !== undefined) this.#emit({ type: "left", address: known.address, key });
   }
 
-  /** Forgets nodes whose LEFT status expired, and ends quarantines older than the delay. */
+  /**
+   * Forgets nodes whose LEFT status expired and, like Cassandra's fat-client eviction, down
+   * nodes that never announced a status and have been silent for half the quarantine delay
+   * (30 s): they are not ring members, so nothing needs them kept. Ends old quarantines.
+   */
   expire(): void {
     const nowMs = this.#options.monotonicMs();
     const wallMs = this.#options.nowMs();
+    const fatClientTimeoutMs = this.#options.config.quarantineDelayMs / 2;
     for (const [key, endpoint] of [...this.#endpoints]) {
       if (key === this.#localKey) continue;
       const status = endpoint.record.status;
+      if (
+        status === undefined && !endpoint.record.alive &&
+        nowMs - endpoint.record.updatedAtMs > fatClientTimeoutMs
+      ) {
+        this.remove(key);
+        continue;
+      }
       if (
         (status?.kind === "LEFT" || status?.kind === "removed") && status.expireAtMs < wallMs
       ) {

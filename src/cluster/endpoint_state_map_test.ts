@@ -248,3 +248,21 @@ Deno.test("EndpointStateMap.apply() rejects a state with more application states
   equal(h.map.get(PEER_KEY), undefined);
   equal(h.metrics.rejectedStates, 1);
 });
+
+Deno.test("EndpointStateMap.expire() evicts a down node that never announced a status after 30 s", () => {
+  const h = harness({ quarantineDelayMs: 60_000 });
+  h.map.apply([{ address: PEER, state: state(NOW_S, 5) }], 7000); // no STATUS: not a member
+  const member = { host: "10.0.0.3", port: 7000 };
+  h.map.apply([{
+    address: member,
+    state: state(NOW_S, 5, [[ApplicationState.STATUS_WITH_PORT, "NORMAL,7", 5]]),
+  }], 7000);
+  h.advance(29_000);
+  h.map.expire();
+  ok(h.map.get(PEER_KEY) !== undefined, "evicted too early");
+  h.advance(2_000);
+  h.map.expire();
+  equal(h.map.get(PEER_KEY), undefined);
+  equal(h.events.at(-1)?.type, "left");
+  ok(h.map.get("10.0.0.3:7000") !== undefined, "a down member must stay (DOWN never removes)");
+});

@@ -19,6 +19,7 @@ export * from "./gossip_targets.ts";
 export * from "./gossiper.ts";
 export * from "./liveness_prober.ts";
 export * from "./murmur3.ts";
+export * from "./node_announcement.ts";
 export * from "./pending_ranges.ts";
 export * from "./ring_tracker.ts";
 export * from "./shadow_round.ts";

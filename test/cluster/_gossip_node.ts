@@ -14,7 +14,8 @@ import { Gossiper } from "../../src/cluster/gossiper.ts";
 import { MessagingService } from "../../src/net/messaging_service.ts";
 import { TcpTransport } from "../../src/net/tcp_transport.ts";
 import { Random } from "../../src/random.ts";
-import { ApplicationState } from "../../src/wire/gossip_payloads.ts";
+import { announcementStates } from "../../src/cluster/node_announcement.ts";
+import { allocateTokens } from "../../src/cluster/token_allocation.ts";
 import { createVerbRegistry } from "../../src/wire/verbs.ts";
 
 if (import.meta.main) {
@@ -52,7 +53,19 @@ if (import.meta.main) {
       ...("generation" in event ? { generation: event.generation } : {}),
     });
   });
-  gossiper.setLocalState(ApplicationState.STATUS_WITH_PORT, "NORMAL,0");
+  const random = Random.fromEntropy();
+  const tokens = allocateTokens({ existing: [], numTokens: 16, random });
+  const states = announcementStates({
+    hostId: crypto.randomUUID(),
+    dc: "dc1",
+    rack: "rack1",
+    tokens,
+    status: { kind: "NORMAL", token: tokens[0]! },
+    messagingVersion: messaging.config.maxVersion,
+    releaseVersion: "0.1.0-dev",
+    nativeAddress: { host, port: 0 },
+  });
+  for (const [ordinal, value] of states) gossiper.setLocalState(ordinal, value);
   await gossiper.start();
   print({ host, port: messaging.localAddress.port, generation: gossiper.generation });
   let stopping = false;

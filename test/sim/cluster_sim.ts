@@ -40,6 +40,8 @@ export interface ClusterSimOptions {
   readonly gossipLossProbability?: number;
   /** Gossip overrides (seeds are set by the simulator). */
   readonly gossip?: Partial<GossipConfig>;
+  /** Whether nodes keep their membership events in `SimNode.events` (default true). */
+  readonly recordEvents?: boolean;
   /** Messaging overrides per node (e.g. `maxVersion: 11` for an older release). */
   readonly messagingFor?: (index: number) => Partial<MessagingConfig>;
 }
@@ -181,7 +183,9 @@ export class ClusterSim {
       config: { ...this.#options.gossip, seeds: this.seeds },
       onError: (error) => this.errors.push(error),
     });
-    node.gossiper.subscribe((event) => node.events.push({ atMs: this.nowMs, event }));
+    if (this.#options.recordEvents ?? true) {
+      node.gossiper.subscribe((event) => node.events.push({ atMs: this.nowMs, event }));
+    }
     node.gossiper.setLocalState(ApplicationState.STATUS_WITH_PORT, `NORMAL,${index}`);
     node.gossiper.setLocalState(ApplicationState.DC, "dc1");
     node.gossiper.setLocalState(ApplicationState.RACK, `rack${(index % 3) + 1}`);
