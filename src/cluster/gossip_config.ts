@@ -15,7 +15,7 @@
  * @module
  */
 
-import type { InetAddressAndPort } from "../wire/inet_address.ts";
+import { formatIpAddress, type InetAddressAndPort, parseIpAddress } from "../wire/inet_address.ts";
 
 /** Cassandra's partitioner name, sent in every SYN; a SYN naming another is ignored. */
 export const MURMUR3_PARTITIONER_NAME = "org.apache.cassandra.dht.Murmur3Partitioner";
@@ -108,7 +108,25 @@ export const GOSSIP_CONFIG_DEFAULTS: GossipConfig = Object.freeze({
  * @throws {RangeError} naming the first setting out of range
  */
 export function resolveGossipConfig(overrides: Partial<GossipConfig> = {}): GossipConfig {
-  const config: GossipConfig = { ...GOSSIP_CONFIG_DEFAULTS, ...overrides };
+  const merged: GossipConfig = { ...GOSSIP_CONFIG_DEFAULTS, ...overrides };
+  // Seeds are compared with addresses read off the wire, which are canonical IP literals.
+  const config: GossipConfig = {
+    ...merged,
+    seeds: merged.seeds.map((seed) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = parseIpAddress(seed.host);
+      } catch {
+        throw new RangeError(
+          `Cannot configure gossip: seed "${seed.host}" is not an IP address (resolve names first)`,
+        );
+      }
+      if (!Number.isSafeInteger(seed.port) || seed.port < 1 || seed.port > 65535) {
+        throw new RangeError(`Cannot configure gossip: seed port ${seed.port} is out of range`);
+      }
+      return { host: formatIpAddress(bytes), port: seed.port };
+    }),
+  };
   if (config.clusterName.length === 0 || config.clusterName.length > 256) {
     throw new RangeError("Cannot configure gossip: clusterName must be 1 to 256 characters");
   }

@@ -73,7 +73,7 @@ Deno.test("resolveGossipConfig() applies overrides and keeps the other defaults"
     shadowRound: false,
   });
   equal(config.clusterName, "ring");
-  equal(config.seeds, seeds);
+  deepEqual(config.seeds, seeds);
   equal(config.gossipIntervalMs, 200);
   equal(config.phiConvictThreshold, 12);
   equal(config.shadowRound, false);
@@ -162,4 +162,14 @@ Deno.test("resolveGossipConfig() takes livenessProbePhi in [0, 1000] and livenes
   throwsNaming({ livenessProbePhi: Number.NaN }, "livenessProbePhi");
   equal(resolveGossipConfig({ livenessProbes: false }).livenessProbes, false);
   throwsNaming({ livenessProbes: "no" } as unknown as Partial<GossipConfig>, "livenessProbes");
+});
+
+Deno.test("resolveGossipConfig() writes seeds as canonical IP literals and refuses names", () => {
+  const config = resolveGossipConfig({
+    seeds: [{ host: "FD00:0:0:0:0:0:0:1", port: 7000 }, { host: "10.0.0.1", port: 7001 }],
+  });
+  equal(config.seeds[0]?.host, "fd00::1");
+  equal(config.seeds[1]?.host, "10.0.0.1");
+  throwsNaming({ seeds: [{ host: "seed.example", port: 7000 }] }, "seed.example");
+  throwsNaming({ seeds: [{ host: "10.0.0.1", port: 70000 }] }, "70000");
 });

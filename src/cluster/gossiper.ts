@@ -59,7 +59,12 @@ import {
   type GossipDigestSyn,
   type VersionedValue,
 } from "../wire/gossip_payloads.ts";
-import { formatInetAddress, type InetAddressAndPort } from "../wire/inet_address.ts";
+import {
+  formatInetAddress,
+  formatIpAddress,
+  type InetAddressAndPort,
+  parseIpAddress,
+} from "../wire/inet_address.ts";
 import type { Message } from "../wire/message.ts";
 import {
   ECHO_REQ,
@@ -128,6 +133,12 @@ export interface EndpointView {
   readonly phi: number;
   /** Its application states by ordinal. */
   readonly states: ReadonlyMap<number, VersionedValue>;
+}
+
+/** `address` with its host as a canonical IP literal, as addresses read off the wire are. */
+function canonical(address: InetAddressAndPort): InetAddressAndPort {
+  const host = formatIpAddress(parseIpAddress(address.host));
+  return host === address.host ? address : { host, port: address.port };
 }
 
 /** Runs gossip for one node. */
@@ -208,7 +219,7 @@ export class Gossiper {
 
   /** Whether this node is a seed. */
   get isSeed(): boolean {
-    return this.#seedKeys.has(formatInetAddress(this.localAddress));
+    return this.#seedKeys.has(formatInetAddress(canonical(this.localAddress)));
   }
 
   /** Subscribes to membership events; returns the unsubscribe function. */
@@ -260,7 +271,7 @@ export class Gossiper {
     const nowSeconds = Math.floor(this.#clock.nowMs() / 1000);
     let generation = await this.#options.generationStore.next(nowSeconds);
     if (this.#closed) return;
-    this.#localKey = formatInetAddress(this.localAddress);
+    this.#localKey = formatInetAddress(canonical(this.localAddress));
     this.#registerHandlers();
     this.#unsubscribeLinks = this.#messaging.onConnectionLost((peer) =>
       this.#onConnectionLost(peer)
@@ -293,7 +304,7 @@ export class Gossiper {
     if (this.#closed) return;
     const local = new EndpointStateRecord(generation, this.#versions.next());
     this.#local = local;
-    this.#states.setLocal(this.localAddress, local);
+    this.#states.setLocal(canonical(this.localAddress), local);
     for (const [ordinal, value] of this.#pendingLocalStates) this.setLocalState(ordinal, value);
     this.#pendingLocalStates.clear();
     this.#roundTimer = setRepeatingTimer(

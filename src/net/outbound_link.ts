@@ -402,7 +402,13 @@ export class OutboundLink {
         { cause },
       );
       for (const item of batch) this.#fail(item, error);
+      const state = this.#state;
+      const lost = state.kind === "established" &&
+        state.established.connection === established.connection;
       this.#onDisconnected(established.connection);
+      // A write that failed on a live link is a lost connection too (the watcher will not
+      // report it: the link is idle by the time its read ends).
+      if (lost) this.#hooks.onConnectionLost?.(this.type);
       return false;
     }
     for (const item of batch) {
