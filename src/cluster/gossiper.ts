@@ -87,7 +87,8 @@ import {
 } from "./gossip_exchange.ts";
 import { type GossipStatus, isLeftStatus } from "./gossip_status.ts";
 import type { GenerationStore } from "./generation_store.ts";
-import { LivenessProber, transportProbe } from "./liveness_prober.ts";
+import { LivenessMonitor } from "./liveness_monitor.ts";
+import { transportProbe } from "./liveness_prober.ts";
 import { chooseGossipTargets } from "./gossip_targets.ts";
 import { ShadowRound } from "./shadow_round.ts";
 
@@ -153,12 +154,11 @@ export class Gossiper {
   readonly #random: Random;
   readonly #versions: VersionGenerator;
   readonly #detector: FailureDetector;
-  readonly #prober: LivenessProber;
+  readonly #liveness: LivenessMonitor;
   readonly #states: EndpointStateMap;
   /** Each in-flight ECHO by peer: the generation it confirms and when it was sent. */
   readonly #echoes = new Map<string, { generation: number; sentAtMs: number }>();
   readonly #pendingLocalStates = new Map<number, string>();
-  #lastSilenceScanMs = -Infinity;
   readonly #seedKeys: Set<string>;
   #otherSeeds: readonly InetAddressAndPort[] = [];
   #localKey = "";
@@ -184,10 +184,16 @@ export class Gossiper {
       maxIntervalMs: this.config.failureDetectorMaxIntervalMs,
       maxLocalPauseMs: this.config.maxLocalPauseMs,
     });
-    this.#prober = new LivenessProber({
+    this.#liveness = new LivenessMonitor({
+      config: this.config,
+      detector: this.#detector,
+      metrics: this.metrics,
       probe: transportProbe(options.transport, this.config.livenessProbeTimeoutMs),
-      refusalsToConvict: this.config.livenessProbeRefusalsToConvict,
+      monotonicMs: () => this.#monotonicMs(),
+      peers: () => this.#states.entries,
+      isLocal: (key) => key === this.#localKey,
       onConvict: (key) => this.#convict(key, "refused"),
+      onError: (error) => this.#reportError(error),
     });
     this.#states = new EndpointStateMap({
       config: this.config,
@@ -198,7 +204,7 @@ export class Gossiper {
       onError: (error) => this.#reportError(error),
       requestAlive: (key, endpoint) => this.#echo(key, endpoint),
       onReset: (key) => {
-        this.#prober.forget(key);
+        this.#liveness.forget(key);
         this.#echoes.delete(key);
       },
       onNetVersion: (address, version) => this.#messaging.setPeerMessagingVersion(address, version),
@@ -274,7 +280,7 @@ export class Gossiper {
     this.#localKey = formatInetAddress(canonical(this.localAddress));
     this.#registerHandlers();
     this.#unsubscribeLinks = this.#messaging.onConnectionLost((peer) =>
-      this.#onConnectionLost(peer)
+      this.#liveness.connectionLost(formatInetAddress(peer))
     );
     this.#otherSeeds = this.config.seeds.filter((s) => formatInetAddress(s) !== this.#localKey);
     if (this.config.shadowRound && this.#otherSeeds.length > 0) {
@@ -314,7 +320,7 @@ export class Gossiper {
     );
     this.#probeTimer = setRepeatingTimer(
       this.#clock,
-      () => this.#probeSilentPeers(),
+      () => this.#liveness.tick(),
       this.config.livenessProbeIntervalMs,
     );
   }
@@ -457,48 +463,6 @@ export class Gossiper {
       if (this.#detector.interpret(key, nowMs) && endpoint.record.alive) this.#convict(key, "phi");
     }
     this.#states.expire();
-  }
-
-  /**
-   * Probes live peers that are suspect (a link broke, or a probe was refused) every round, and
-   * peers that have been silent unusually long (phi ≥ livenessProbePhi and at least
-   * livenessProbeAfterMs) at most once per livenessProbeAfterMs.
-   */
-  #probeSilentPeers(): void {
-    if (!this.config.livenessProbes) return;
-    const nowMs = this.#monotonicMs();
-    const { livenessProbeAfterMs, livenessProbePhi } = this.config;
-    // Suspects are probed every tick; the scan for silent peers (every endpoint) only as often
-    // as a silent peer may be probed, so its cost does not grow with the tick rate.
-    for (const key of this.#prober.suspects(nowMs)) {
-      const endpoint = this.#states.get(key);
-      if (endpoint?.record.alive && !this.#prober.inFlight(key)) this.#probe(key, endpoint);
-    }
-    if (nowMs - this.#lastSilenceScanMs < livenessProbeAfterMs) return;
-    this.#lastSilenceScanMs = nowMs;
-    for (const [key, endpoint] of this.#states.entries) {
-      if (key === this.#localKey || !endpoint.record.alive || this.#prober.inFlight(key)) continue;
-      if (this.#prober.isSuspect(key, nowMs)) continue;
-      if (this.#detector.silenceMs(key, nowMs) < livenessProbeAfterMs) continue;
-      if (this.#detector.phi(key, nowMs) < livenessProbePhi) continue;
-      this.#probe(key, endpoint);
-    }
-  }
-
-  #probe(key: string, endpoint: KnownEndpoint): void {
-    this.metrics.probesSent++;
-    this.#prober.probe({ key, address: endpoint.address })
-      .catch((error) => this.#reportError(error));
-  }
-
-  /** A link to `peer` broke: if we think it alive, ask at once whether it still listens. */
-  #onConnectionLost(peer: InetAddressAndPort): void {
-    if (!this.config.livenessProbes) return;
-    const key = formatInetAddress(peer);
-    const endpoint = this.#states.get(key);
-    if (endpoint === undefined || !endpoint.record.alive || this.#closed) return;
-    this.#prober.suspect(key, this.#monotonicMs() + this.config.livenessProbeAfterMs);
-    if (!this.#prober.inFlight(key)) this.#probe(key, endpoint);
   }
 
   #convict(key: string, reason: "phi" | "refused"): void {

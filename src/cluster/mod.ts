@@ -17,6 +17,7 @@ export * from "./gossip_exchange.ts";
 export * from "./gossip_status.ts";
 export * from "./gossip_targets.ts";
 export * from "./gossiper.ts";
+export * from "./liveness_monitor.ts";
 export * from "./liveness_prober.ts";
 export * from "./murmur3.ts";
 export * from "./node_announcement.ts";
