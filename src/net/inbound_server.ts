@@ -73,6 +73,7 @@ export class InboundServer {
   /** Connections closed by the peer before a byte of handshake (probes, port checks). */
   probeConnections = 0;
   #acceptLoop: Promise<void> | undefined;
+  readonly #closing = new AbortController();
   #closed = false;
 
   constructor(options: InboundServerOptions) {
@@ -88,6 +89,7 @@ export class InboundServer {
   /** Stops accepting (the caller closes the listener) and closes every inbound connection. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort();
     await this.#acceptLoop;
     for (const peer of this.#peers.values()) for (const link of peer.links) link.close();
   }
@@ -112,7 +114,11 @@ export class InboundServer {
         if (this.#closed) return;
         this.acceptErrors++;
         this.#options.onError(error);
-        await this.#options.clock.sleep(backoffMs);
+        try {
+          await this.#options.clock.sleep(backoffMs, this.#closing.signal);
+        } catch {
+          return; // closed while backing off
+        }
         backoffMs = Math.min(ACCEPT_BACKOFF_MS_MAX, backoffMs * 2);
         continue;
       }

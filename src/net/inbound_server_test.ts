@@ -1,4 +1,4 @@
-import { deepEqual, equal } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import { ManualClock } from "../clock.ts";
 import { createVerbRegistry, ECHO_REQ, ECHO_RSP } from "../wire/verbs.ts";
 import { MemoryNetwork } from "./memory_transport.ts";
@@ -54,4 +54,22 @@ Deno.test("the inbound server reports accept errors, backs off and keeps accepti
   const closing = Promise.all([a.close(), b.close()]);
   for (let i = 0; i < 10; i++) await clock.advanceAsync(10);
   await closing;
+});
+
+Deno.test("closing while the accept loop backs off does not wait for the backoff", async () => {
+  const clock = new ManualClock();
+  const network = new MemoryNetwork({ clock });
+  const errors: unknown[] = [];
+  const node = new MessagingService({
+    localAddress: { host: "10.0.0.2", port: 7000 },
+    transport: flakyAccepts(network.transport("10.0.0.2"), 1000),
+    clock,
+    verbs: createVerbRegistry(),
+    onError: (error) => errors.push(error),
+  });
+  await node.start();
+  for (let i = 0; i < 5; i++) await clock.advanceAsync(10);
+  ok(errors.length >= 2);
+  await node.close(); // resolves without advancing the clock
+  equal(clock.pendingTimers, 0);
 });
