@@ -26,7 +26,8 @@ import {
   zigzagDecodeBig,
 } from "./vint.ts";
 
-const textDecoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a value that starts with U+FEFF keeps it (the default would strip it silently).
+const textDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Reads fields at a moving offset, never past `limit`. */
 export class ByteReader {

@@ -295,3 +295,11 @@ Deno.test("gossip readers throw only WireErrors on arbitrary bytes", () => {
     }),
   );
 });
+
+Deno.test("a versioned value that starts with U+FEFF keeps it (found by the property test)", () => {
+  const state = {
+    heartbeat: { generation: 1, version: 1 },
+    applicationStates: new Map([[1, { value: "\uFEFFx", version: 2 }]]),
+  };
+  for (const version of VERSIONS) roundTrip(endpointStateSerializer, state, version);
+});

@@ -32,7 +32,8 @@ import { unsignedVintSize } from "./vint.ts";
 /** First messaging version that writes the failure reason as a uvint (earlier: a short). */
 const VERSION_40 = 12;
 
-const textDecoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a value that starts with U+FEFF keeps it (the default would strip it silently).
+const textDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const textEncoder = new TextEncoder();
 
 /** No payload (ECHO_REQ, responses that only acknowledge): writes and reads nothing. */
