@@ -169,6 +169,13 @@ export function resolveGossipConfig(overrides: Partial<GossipConfig> = {}): Goss
   if (typeof config.livenessProbes !== "boolean") {
     throw new RangeError("Cannot configure gossip: livenessProbes must be a boolean");
   }
+  // Gossip messages are dropped above GOSSIP_MESSAGE_SIZE_BYTES_MAX (4 MiB); stay well below.
+  if (config.maxStateBytesPerMessage > 2 * 1024 * 1024 || config.maxDigestsPerSyn > 65_536) {
+    throw new RangeError(
+      "Cannot configure gossip: maxStateBytesPerMessage must be at most 2 MiB and " +
+        "maxDigestsPerSyn at most 65536 (a gossip message is at most 4 MiB)",
+    );
+  }
   if (config.maxStateBytesPerMessage < 64 * 1024) {
     throw new RangeError(
       "Cannot configure gossip: maxStateBytesPerMessage must be at least 65536 (one full state)",

@@ -210,6 +210,20 @@ export class InboundLink {
       }
       return true;
     }
+    if (verb.maxSizeBytes !== undefined && sizeBytes > verb.maxSizeBytes) {
+      // Bigger than this verb can legitimately be: dropped before it costs a decode.
+      metrics.errorCount++;
+      metrics.errorBytes += sizeBytes;
+      if (header.flags & MessageFlag.CALL_BACK_ON_FAILURE) {
+        hooks.respondFailure(
+          header.id,
+          this.peer,
+          RequestFailureReason.INVALID_REQUEST,
+          expiresAtMs,
+        );
+      }
+      return true;
+    }
     return false;
   }
 

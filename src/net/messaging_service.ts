@@ -260,7 +260,11 @@ export class MessagingService {
       );
       return;
     }
-    if (sizeBytes > this.config.maxMessageSizeBytes) {
+    const sizeMaxBytes = Math.min(
+      this.config.maxMessageSizeBytes,
+      message.verb.maxSizeBytes ?? Infinity,
+    );
+    if (sizeBytes > sizeMaxBytes) {
       const outbound = this.#peerOutbound(peer, peerKey);
       outbound.metrics.large.errorCount++;
       outbound.metrics.large.errorBytes += sizeBytes;
@@ -268,7 +272,7 @@ export class MessagingService {
         message,
         peer,
         new SendFailedError(
-          `Cannot send ${message.verb.name}: ${sizeBytes} bytes exceed the maximum message size of ${this.config.maxMessageSizeBytes}`,
+          `Cannot send ${message.verb.name}: ${sizeBytes} bytes exceed its maximum message size of ${sizeMaxBytes}`,
         ),
       );
       return;

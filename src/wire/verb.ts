@@ -28,6 +28,11 @@ export interface Verb<T = unknown> {
   readonly responseVerbId: number | undefined;
   /** Writes and reads this verb's payload at a messaging version. */
   readonly serializer: PayloadSerializer<T>;
+  /**
+   * Largest message of this verb sent or accepted, in bytes, checked before a payload is
+   * decoded; `undefined`: only the link's maximum message size applies.
+   */
+  readonly maxSizeBytes?: number;
 }
 
 /** Finds verbs by wire id; `undefined` for ids this node does not know. */

@@ -88,9 +88,23 @@ function verb<T>(
   timeoutMs: number | undefined,
   responseVerbId: number | undefined,
   serializer: PayloadSerializer<T>,
+  maxSizeBytes?: number,
 ): Verb<T> {
-  return Object.freeze({ name, id, priority, timeoutMs, responseVerbId, serializer });
+  return Object.freeze(
+    maxSizeBytes === undefined
+      ? { name, id, priority, timeoutMs, responseVerbId, serializer }
+      : { name, id, priority, timeoutMs, responseVerbId, serializer, maxSizeBytes },
+  );
 }
+
+/**
+ * Largest gossip SYN / ACK / ACK2 accepted: the gossiper bounds its own (at most
+ * `maxStateBytesPerMessage` of states and `maxDigestsPerSyn` digests), so anything bigger is
+ * garbage or hostile, and is dropped before it costs a decode.
+ */
+export const GOSSIP_MESSAGE_SIZE_BYTES_MAX = 4 * 1024 * 1024;
+/** Largest message of a verb with an empty payload (echo, shutdown): header and params. */
+export const EMPTY_MESSAGE_SIZE_BYTES_MAX = 4096;
 
 // WARNING: verb ids are part of the wire protocol and are APPEND-ONLY. Never renumber, rename,
 // reuse or remove a verb: add new ones with new ids (and append them to the golden list in
@@ -176,6 +190,7 @@ export const GOSSIP_DIGEST_SYN: Verb<GossipDigestSyn> = verb(
   LONG_TIMEOUT_MS,
   undefined,
   gossipDigestSynSerializer,
+  GOSSIP_MESSAGE_SIZE_BYTES_MAX,
 );
 /** Gossip round, step 2: requests and states. */
 export const GOSSIP_DIGEST_ACK: Verb<GossipDigestAck> = verb(
@@ -185,6 +200,7 @@ export const GOSSIP_DIGEST_ACK: Verb<GossipDigestAck> = verb(
   LONG_TIMEOUT_MS,
   undefined,
   gossipDigestAckSerializer,
+  GOSSIP_MESSAGE_SIZE_BYTES_MAX,
 );
 /** Gossip round, step 3: the requested states. */
 export const GOSSIP_DIGEST_ACK2: Verb<GossipDigestAck2> = verb(
@@ -194,6 +210,7 @@ export const GOSSIP_DIGEST_ACK2: Verb<GossipDigestAck2> = verb(
   LONG_TIMEOUT_MS,
   undefined,
   gossipDigestAck2Serializer,
+  GOSSIP_MESSAGE_SIZE_BYTES_MAX,
 );
 /** Pushes the sender's schema. */
 export const SCHEMA_PUSH_REQ: Verb<SchemaSnapshot> = verb(
@@ -239,6 +256,7 @@ export const GOSSIP_SHUTDOWN: Verb<undefined> = verb(
   RPC_TIMEOUT_MS,
   undefined,
   emptySerializer,
+  EMPTY_MESSAGE_SIZE_BYTES_MAX,
 );
 /** Liveness round trip before marking a node alive. */
 export const ECHO_REQ: Verb<undefined> = verb(
@@ -248,6 +266,7 @@ export const ECHO_REQ: Verb<undefined> = verb(
   RPC_TIMEOUT_MS,
   91,
   emptySerializer,
+  EMPTY_MESSAGE_SIZE_BYTES_MAX,
 );
 /** Answers an echo. */
 export const ECHO_RSP: Verb<undefined> = verb(
@@ -257,6 +276,7 @@ export const ECHO_RSP: Verb<undefined> = verb(
   RPC_TIMEOUT_MS,
   undefined,
   emptySerializer,
+  EMPTY_MESSAGE_SIZE_BYTES_MAX,
 );
 /** Checks that one link (by connection type id) to a peer works. */
 export const PING_REQ: Verb<number> = verb(
