@@ -44,6 +44,12 @@ import type { DeadReason, GossipEvent, GossipListener, GossipMetrics } from "./g
 import type { KnownEndpoint } from "./gossip_exchange.ts";
 import { isDeadStatus, isLeftStatus } from "./gossip_status.ts";
 
+/**
+ * A GOSSIP_SHUTDOWN sent this long before the generation we know began is from an earlier
+ * incarnation (generations can run a little ahead of the clock: `stored + 1`).
+ */
+const SHUTDOWN_CLOCK_SLACK_MS = 5_000;
+
 /** Most application states one endpoint may carry (Cassandra defines 29 ordinals). */
 export const MAX_APPLICATION_STATES = 64;
 
@@ -199,7 +205,9 @@ export class EndpointStateMap {
     if (known === undefined || key === this.#localKey) return;
     const status = known.record.status;
     if (isLeftStatus(status) || status?.kind === "shutdown") return;
-    if (sentAtMs < known.record.generation * 1000) return;
+    // The generation is the start time in seconds (or a little ahead of it, after a fast
+    // restart or a clock step back): allow that much before calling a message old.
+    if (sentAtMs < known.record.generation * 1000 - SHUTDOWN_CLOCK_SLACK_MS) return;
     const value = "shutdown,true";
     known.record.set(ApplicationState.STATUS_WITH_PORT, { value, version: HIGHEST_VERSION });
     known.record.heartbeatVersion = HIGHEST_VERSION;
@@ -219,8 +227,9 @@ export class EndpointStateMap {
 
   /**
    * Forgets nodes whose LEFT status expired and, like Cassandra's fat-client eviction, down
-   * nodes that never announced a status and have been silent for half the quarantine delay
-   * (30 s): they are not ring members, so nothing needs them kept. Ends old quarantines.
+   * nodes that never announced a status and whose heartbeat has not advanced for half the
+   * quarantine delay (30 s): they are not ring members, so nothing needs them kept. Ends old
+   * quarantines.
    */
   expire(): void {
     const nowMs = this.#options.monotonicMs();
@@ -233,7 +242,10 @@ export class EndpointStateMap {
         status === undefined && !endpoint.record.alive &&
         nowMs - endpoint.record.updatedAtMs > fatClientTimeoutMs
       ) {
-        this.remove(key);
+        // Forgotten, not quarantined: if it comes back, its next gossip re-adds it at once.
+        const address = endpoint.address;
+        this.#forget(key);
+        this.#emit({ type: "left", address, key });
         continue;
       }
       if (
@@ -295,6 +307,7 @@ export class EndpointStateMap {
     const { monotonicMs } = this.#options;
     if (remote.heartbeat.version > record.heartbeatVersion) {
       record.heartbeatVersion = remote.heartbeat.version;
+      record.updatedAtMs = monotonicMs();
       this.#options.detector.report(key, monotonicMs());
     }
     const wasLeft = isLeftStatus(record.status);

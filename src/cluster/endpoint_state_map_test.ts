@@ -266,3 +266,29 @@ Deno.test("EndpointStateMap.expire() evicts a down node that never announced a s
   equal(h.events.at(-1)?.type, "left");
   ok(h.map.get("10.0.0.3:7000") !== undefined, "a down member must stay (DOWN never removes)");
 });
+
+Deno.test("EndpointStateMap.expire() keeps a status-less node whose heartbeat advances; an evicted one returns at once", () => {
+  const h = harness({ quarantineDelayMs: 60_000 });
+  h.map.apply([{ address: PEER, state: state(NOW_S, 5) }], 7000);
+  for (let i = 1; i <= 10; i++) {
+    h.advance(10_000);
+    h.map.apply([{ address: PEER, state: state(NOW_S, 5 + i) }], 7000); // relayed heartbeats
+    h.map.expire();
+  }
+  ok(h.map.get(PEER_KEY) !== undefined, "a node that keeps beating was evicted");
+  h.advance(31_000);
+  h.map.expire();
+  equal(h.map.get(PEER_KEY), undefined);
+  h.map.apply([{ address: PEER, state: state(NOW_S, 99) }], 7000);
+  ok(h.map.get(PEER_KEY) !== undefined, "not quarantined: its next gossip brings it back");
+});
+
+Deno.test("EndpointStateMap.markAsShutdown() accepts a shutdown sent just after a fast restart", () => {
+  const h = harness();
+  // The generation ran one second ahead of the clock (stored + 1): a shutdown sent at the
+  // generation's start time minus a second is still this incarnation's.
+  h.map.apply([{ address: PEER, state: state(NOW_S + 1, 5) }], 7000);
+  h.map.markAlive(PEER_KEY, NOW_S + 1);
+  h.map.markAsShutdown(PEER_KEY, NOW_S * 1000 + 100);
+  equal(h.map.get(PEER_KEY)?.record.status?.kind, "shutdown");
+});

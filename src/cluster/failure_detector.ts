@@ -104,9 +104,13 @@ export class FailureDetector {
     this.#initialIntervalMs = options.initialIntervalMs ?? 2000;
     this.#maxIntervalMs = options.maxIntervalMs ?? this.#initialIntervalMs;
     this.#maxLocalPauseMs = options.maxLocalPauseMs ?? 5000;
-    if (!(this.phiConvictThreshold > 0) || this.#windowSize < 1 || this.#initialIntervalMs <= 0) {
+    if (
+      !(this.phiConvictThreshold > 0) || !Number.isSafeInteger(this.#windowSize) ||
+      this.#windowSize < 1 || !(this.#initialIntervalMs > 0)
+    ) {
       throw new RangeError(
-        "Cannot create failure detector: threshold, window size and initial interval must be > 0",
+        "Cannot create failure detector: threshold and initial interval must be > 0, and the " +
+          "window size an integer >= 1",
       );
     }
   }

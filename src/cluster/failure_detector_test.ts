@@ -104,3 +104,8 @@ Deno.test("FailureDetector keeps exactly the last windowSize intervals as its wi
   const last = recent.slice(-100);
   equal(detector.meanIntervalMs("p"), last.reduce((a, b) => a + b, 0) / 100);
 });
+
+Deno.test("FailureDetector refuses a window size that is not an integer", () => {
+  throws(() => new FailureDetector({ windowSize: 2.5 }), RangeError);
+  throws(() => new FailureDetector({ windowSize: 0 }), RangeError);
+});

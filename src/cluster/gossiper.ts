@@ -7,8 +7,10 @@
  * 0003). `close()` announces `shutdown` with `GOSSIP_SHUTDOWN`, which peers act on at once.
  *
  * Subscribers get typed {@link GossipEvent}s: `join`, `alive`, `dead`, `restart`, `change` and
- * `left`. Being DOWN never removes a node; only a LEFT status or {@link Gossiper.removeEndpoint}
- * does, and a removed node stays quarantined (its gossip ignored) for `quarantineDelayMs`.
+ * `left`. Being DOWN never removes a ring member; only a LEFT status or
+ * {@link Gossiper.removeEndpoint} does, and a removed node stays quarantined (its gossip ignored)
+ * for `quarantineDelayMs`. A down node that never announced a status (not a member) is forgotten
+ * once its heartbeat has not advanced for 30 s, as Cassandra evicts fat clients.
  *
  * @example
  * ```ts
@@ -136,10 +138,22 @@ export interface EndpointView {
   readonly states: ReadonlyMap<number, VersionedValue>;
 }
 
+const canonicalHosts = new Map<string, string>();
+
 /** `address` with its host as a canonical IP literal, as addresses read off the wire are. */
 function canonical(address: InetAddressAndPort): InetAddressAndPort {
-  const host = formatIpAddress(parseIpAddress(address.host));
+  let host = canonicalHosts.get(address.host);
+  if (host === undefined) {
+    host = formatIpAddress(parseIpAddress(address.host));
+    if (canonicalHosts.size >= 16_384) canonicalHosts.clear();
+    canonicalHosts.set(address.host, host);
+  }
   return host === address.host ? address : { host, port: address.port };
+}
+
+/** The key of `address` in the endpoint map. */
+function keyOf(address: InetAddressAndPort): string {
+  return formatInetAddress(canonical(address));
 }
 
 /** Runs gossip for one node. */
@@ -225,7 +239,7 @@ export class Gossiper {
 
   /** Whether this node is a seed. */
   get isSeed(): boolean {
-    return this.#seedKeys.has(formatInetAddress(canonical(this.localAddress)));
+    return this.#seedKeys.has(keyOf(this.localAddress));
   }
 
   /** Subscribes to membership events; returns the unsubscribe function. */
@@ -277,7 +291,7 @@ export class Gossiper {
     const nowSeconds = Math.floor(this.#clock.nowMs() / 1000);
     let generation = await this.#options.generationStore.next(nowSeconds);
     if (this.#closed) return;
-    this.#localKey = formatInetAddress(canonical(this.localAddress));
+    this.#localKey = keyOf(this.localAddress);
     this.#registerHandlers();
     this.#unsubscribeLinks = this.#messaging.onConnectionLost((peer) =>
       this.#liveness.connectionLost(formatInetAddress(peer))
@@ -358,18 +372,18 @@ export class Gossiper {
 
   /** Whether `address` is this node or a peer considered alive. */
   isAlive(address: InetAddressAndPort): boolean {
-    return this.#states.get(formatInetAddress(address))?.record.alive ?? false;
+    return this.#states.get(keyOf(address))?.record.alive ?? false;
   }
 
   /** Phi of `address` now. */
   phi(address: InetAddressAndPort): number {
-    const key = formatInetAddress(address);
+    const key = keyOf(address);
     return key === this.#localKey ? 0 : this.#detector.phi(key, this.#monotonicMs());
   }
 
   /** The state of `address`, if known. */
   endpoint(address: InetAddressAndPort): EndpointView | undefined {
-    const key = formatInetAddress(address);
+    const key = keyOf(address);
     const known = this.#states.get(key);
     return known === undefined ? undefined : this.#view(key, known);
   }
@@ -384,7 +398,7 @@ export class Gossiper {
    * ignored for `quarantineDelayMs`, and subscribers get `left`.
    */
   removeEndpoint(address: InetAddressAndPort): void {
-    this.#states.remove(formatInetAddress(address));
+    this.#states.remove(keyOf(address));
   }
 
   #view(key: string, known: KnownEndpoint): EndpointView {
