@@ -26,6 +26,7 @@
 import { ApplicationState } from "../src/wire/gossip_payloads.ts";
 import { ClusterSim, type SimNode } from "../test/sim/cluster_sim.ts";
 import { spawnReady } from "../test/_child_process.ts";
+import { cpuModel, shortCommit, writeResultsSection } from "./_results.ts";
 
 const quick = Deno.args.includes("--quick");
 const SEED = 1;
@@ -323,9 +324,7 @@ function summary(r: CaseResult): string {
 }
 
 async function record(results: CaseResult[], skipped: Skipped[], memoryBytes: number) {
-  const path = new URL("./RESULTS.md", import.meta.url);
-  const existing = await Deno.readTextFile(path).catch(() => "# Benchmark results\n");
-  const commit = await git(["rev-parse", "--short", "HEAD"]);
+  const commit = await shortCommit();
   const cpu = await cpuModel();
   const f = (digits: number) => (v: number) => v.toFixed(digits);
   const rows: Array<[string, (r: CaseResult) => string]> = [
@@ -357,8 +356,7 @@ async function record(results: CaseResult[], skipped: Skipped[], memoryBytes: nu
     ["peak RSS of the process", (r) => gb(r.peakRssBytes)],
     ["wall time of the whole case", (r) => `${f(0)(r.caseWallSeconds ?? 0)} s`],
   ];
-  const lines = [
-    "<!-- gossip:begin -->",
+  await writeResultsSection("gossip", [
     "## Gossip (`bench/gossip_bench.ts`, simulated)",
     "",
     `Run ${new Date().toISOString().slice(0, 10)}, commit ${commit}, Deno ${Deno.version.deno}, ` +
@@ -373,31 +371,5 @@ async function record(results: CaseResult[], skipped: Skipped[], memoryBytes: nu
     ...rows.map(([name, cell]) => `| ${name} | ${results.map(cell).join(" | ")} |`),
     ...(skipped.length > 0 ? [""] : []),
     ...skipped.map((s) => `${s.nodes} nodes: ${s.reason}.`),
-    "<!-- gossip:end -->",
-  ].join("\n");
-  const pattern = /<!-- gossip:begin -->[\s\S]*<!-- gossip:end -->/;
-  const updated = pattern.test(existing)
-    ? existing.replace(pattern, lines)
-    : `${existing.trimEnd()}\n\n${lines}\n`;
-  await Deno.writeTextFile(path, updated);
-  console.log(`recorded in ${path.pathname}`);
-}
-
-async function cpuModel(): Promise<string> {
-  try {
-    const info = await Deno.readTextFile("/proc/cpuinfo");
-    return info.match(/model name\s*:\s*(.+)/)?.[1]?.trim() ?? "unknown CPU";
-  } catch {
-    return "unknown CPU";
-  }
-}
-
-async function git(args: string[]): Promise<string> {
-  try {
-    const output = await new Deno.Command("git", { args, stdout: "piped", stderr: "null" })
-      .output();
-    return new TextDecoder().decode(output.stdout).trim() || "uncommitted";
-  } catch {
-    return "uncommitted";
-  }
+  ]);
 }

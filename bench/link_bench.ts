@@ -23,6 +23,7 @@ import { ECHO_REQ } from "../src/wire/verbs.ts";
 import { testVerbRegistry } from "../test/net/_messaging_node.ts";
 import { spawnReady } from "../test/_child_process.ts";
 import { setImmediate } from "node:timers";
+import { shortCommit, writeResultsSection } from "./_results.ts";
 
 const quick = Deno.args.includes("--quick");
 const SMALL_COUNT = quick ? 1_000_000 : 4_000_000;
@@ -285,14 +286,8 @@ async function main() {
 }
 
 async function record(figures: Array<Record<string, string>>) {
-  const path = new URL("./RESULTS.md", import.meta.url);
-  const existing = await Deno.readTextFile(path).catch(() => "# Benchmark results\n");
-  const commit = new TextDecoder().decode(
-    (await new Deno.Command("git", { args: ["rev-parse", "--short", "HEAD"], stdout: "piped" })
-      .output()).stdout,
-  ).trim();
-  const lines = [
-    "<!-- link:begin -->",
+  const commit = await shortCommit();
+  await writeResultsSection("link", [
     "## Links (`bench/link_bench.ts`)",
     "",
     `Run ${new Date().toISOString().slice(0, 10)}, commit ${commit}, Deno ${Deno.version.deno}, ` +
@@ -304,12 +299,5 @@ async function record(figures: Array<Record<string, string>>) {
     "| case | Ringwire | raw Deno TCP (limit) | ratio |",
     "|---|---:|---:|---:|",
     ...figures.map((f) => `| ${f.name} | ${f.value} | ${f.limit} | ${f.ratio} |`),
-    "<!-- link:end -->",
-  ].join("\n");
-  const pattern = /<!-- link:begin -->[\s\S]*<!-- link:end -->/;
-  const updated = pattern.test(existing)
-    ? existing.replace(pattern, lines)
-    : `${existing.trimEnd()}\n\n${lines}\n`;
-  await Deno.writeTextFile(path, updated);
-  console.log(`recorded in ${path.pathname}`);
+  ]);
 }

@@ -20,6 +20,7 @@ import { MessageHeader, scanMessageHeader } from "../src/wire/message_header.ts"
 import { rawBytesSerializer } from "../src/wire/payload_serializers.ts";
 import { createVerbRegistry } from "../src/wire/verbs.ts";
 import { getUnsignedVint, vintLengthAt, writeUnsignedVint } from "../src/wire/vint.ts";
+import { cpuModel, shortCommit, writeResultsSection } from "./_results.ts";
 
 const quick = Deno.args.includes("--quick");
 const write = Deno.args.includes("--write") || !quick;
@@ -184,19 +185,9 @@ messageBench(65536, 1);
 if (write) await record();
 
 async function record() {
-  const path = new URL("./RESULTS.md", import.meta.url);
-  let existing = "";
-  try {
-    existing = await Deno.readTextFile(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    existing =
-      "# Benchmark results\n\nFigures from `deno task bench`; compare only within one run.\n";
-  }
   const cpu = await cpuModel();
-  const commit = await git(["rev-parse", "--short", "HEAD"]);
-  const lines = [
-    "<!-- wire:begin -->",
+  const commit = await shortCommit();
+  await writeResultsSection("wire", [
     "## Wire codecs (`bench/wire_bench.ts`)",
     "",
     `Run ${new Date().toISOString().slice(0, 10)}, commit ${commit}, Deno ${Deno.version.deno}, ` +
@@ -209,35 +200,5 @@ async function record() {
         r.bytesPerSecond === undefined ? "" : `${(r.bytesPerSecond / 1e9).toFixed(2)} GB/s`
       } |`
     ),
-    "<!-- wire:end -->",
-  ].join("\n");
-  const pattern = /<!-- wire:begin -->[\s\S]*<!-- wire:end -->/;
-  const updated = pattern.test(existing)
-    ? existing.replace(pattern, lines)
-    : `${existing.trimEnd()}\n\n${lines}\n`;
-  await Deno.writeTextFile(path, updated);
-  console.log(`recorded in ${path.pathname}`);
-}
-
-async function cpuModel(): Promise<string> {
-  try {
-    const info = await Deno.readTextFile("/proc/cpuinfo");
-    const field = (name: string) => info.match(new RegExp(`${name}\\s*:\\s*(.+)`))?.[1]?.trim();
-    return field("model name") ??
-      `${field("vendor_id") ?? "unknown CPU"} family ${field("cpu family")} model ${
-        field("model")
-      }`;
-  } catch {
-    return "unknown CPU";
-  }
-}
-
-async function git(args: string[]): Promise<string> {
-  try {
-    const output = await new Deno.Command("git", { args, stdout: "piped", stderr: "null" })
-      .output();
-    return new TextDecoder().decode(output.stdout).trim() || "uncommitted";
-  } catch {
-    return "unknown";
-  }
+  ]);
 }

@@ -20,10 +20,13 @@
  *   peers: () => new Map([["10.0.0.2:7000", peer]]), isLocal: () => false,
  *   onConvict: (key) => convicted.push(key),
  * });
+ * const settle = async () => {
+ *   for (let i = 0; i < 5; i++) await Promise.resolve(); // let the probes' answers arrive
+ * };
  * monitor.connectionLost("10.0.0.2:7000"); // probed at once: refused
- * await Promise.resolve();
+ * await settle();
  * monitor.tick(); // suspect: probed again, refused again
- * await new Promise((resolve) => setTimeout(resolve, 0));
+ * await settle();
  * assert.deepEqual(convicted, ["10.0.0.2:7000"]);
  * ```
  *
