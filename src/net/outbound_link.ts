@@ -402,6 +402,7 @@ export class OutboundLink {
         { cause },
       );
       for (const item of batch) this.#fail(item, error);
+      batch.length = 0;
       const state = this.#state;
       const lost = state.kind === "established" &&
         state.established.connection === established.connection;
@@ -416,6 +417,9 @@ export class OutboundLink {
       this.#metrics.sentCount++;
       this.#metrics.sentBytes += item.sizeBytes;
     }
+    // The batch array is reused; its items must not outlive the write (an idle link would pin
+    // its last messages, payloads and all).
+    batch.length = 0;
     return true;
   }
 

@@ -78,6 +78,8 @@ export interface FatalFrameError {
 /** What {@link FrameDecoder.next} yields. */
 export type FrameEvent = DecodedFrame | CorruptFrame | FatalFrameError;
 
+const EMPTY_CHUNK = new Uint8Array(0);
+
 /** Pull-based decoder of one framing's byte stream. */
 export class FrameDecoder {
   /** The framing decoded. */
@@ -129,6 +131,9 @@ export class FrameDecoder {
     const remaining = chunk.length - pos;
     if (remaining < this.#headerLength) {
       if (remaining > 0) this.#startStage(new Uint8Array(this.#headerLength), true);
+      // Drop the used-up chunk: an idle connection should not pin its last read buffer.
+      this.#chunk = EMPTY_CHUNK;
+      this.#pos = 0;
       return undefined;
     }
     const frameLength = this.#frameLengthAt(chunk, pos);

@@ -38,6 +38,8 @@ import type {
 } from "./inbound_event.ts";
 import { MessageHeader, scanMessageHeader } from "./message_header.ts";
 
+const EMPTY_BUFFER = new Uint8Array(0);
+
 type LargeState =
   | { mode: "none" }
   | { mode: "announced"; firstPayload: Uint8Array; size: number }
@@ -64,7 +66,7 @@ export class FramedMessageReader implements MessageReader {
     this.#message = {
       kind: "message",
       header: this.#header,
-      buf: new Uint8Array(0),
+      buf: EMPTY_BUFFER,
       offset: 0,
       end: 0,
     };
@@ -97,7 +99,11 @@ export class FramedMessageReader implements MessageReader {
     if (this.#large.mode === "announced") this.#startGathering(this.#large);
     for (;;) {
       const event = this.#frames.next();
-      if (event === undefined) return undefined;
+      if (event === undefined) {
+        // Waiting for bytes: let go of the last frame, so an idle link pins no buffer.
+        this.#message.buf = EMPTY_BUFFER;
+        return undefined;
+      }
       if (event.kind === "fatal") return this.#fatal(event.error);
       if (event.kind === "corrupt") {
         const large = this.#large;
